@@ -1,0 +1,36 @@
+"""What both dynamic providers share: config from `configure()`, kept out of the pickle.
+
+The provider object is pickled (by reference: a class in an importable module) into every resource's
+state as `__provider`. It must hold no client, token or URL: `configure()` keeps the stack config in
+memory only, `__getstate__` leaves it out of any pickle, and each call resolves `Settings` afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+
+from providers.client import EndpointsClient, Settings
+
+CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds")
+
+
+class ConfiguredProvider(ResourceProvider):
+    serialize_as_secret_always = False  # it captures nothing secret; tests assert the pickle has no token
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = {f"hf-endpoints:{key}": req.config.get(f"hf-endpoints:{key}") for key in CONFIG_KEYS}
+        self._config = {key: value for key, value in self._config.items() if value is not None}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # never pickle configuration: it holds the token
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._config = {}
+
+    def settings(self) -> Settings:
+        return Settings.resolve(getattr(self, "_config", {}))
+
+    def client(self) -> EndpointsClient:
+        return EndpointsClient(self.settings())

@@ -1,0 +1,227 @@
+"""The only module that talks HTTP: the Inference Endpoints management API and the endpoints' own URLs.
+
+It goes through huggingface_hub's shared HTTP session, headers and `hf_raise_for_status`, so errors are the
+same typed `HfHubHTTPError`s a hand-written script would see. The base URL is
+`huggingface_hub.constants.INFERENCE_ENDPOINTS_ENDPOINT` unless settings point elsewhere (the emulator).
+
+Retries: 429 (honouring `Retry-After`), 5xx and dropped connections are retried with exponential backoff and
+jitter for idempotent calls (GET, PUT, DELETE, pause, resume, scale-to-zero). A POST create is retried only
+after a GET shows it did not land; if the endpoint is there and matches what was sent, the create landed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+from huggingface_hub import constants
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+LIBRARY = "hf-endpoints"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TOKEN_MISSING = (
+    "no Hugging Face token: run `pulumi config set --secret hf-endpoints:hfToken <token>` "
+    "or export HF_TOKEN (a token with the 'Manage Inference Endpoints' permission)"
+)
+
+
+class EndpointsApiError(Exception):
+    """An API call that failed for good, with the endpoint and the server's message."""
+
+
+class ConflictError(EndpointsApiError):
+    """Create answered 409: an endpoint with that name exists."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the API is and how to authenticate, resolved per call from stack config and env.
+
+    Config `hf-endpoints:apiUrl` (env `HF_ENDPOINTS_API_URL` overrides it), token from the secret config
+    `hf-endpoints:hfToken`, else `HF_TOKEN`. Never stored on the provider: it is pickled into state.
+    """
+
+    api_url: str
+    token: str | None = None
+    poll_seconds: float = 1.0
+    ready_timeout_seconds: float = 1800.0
+    delete_timeout_seconds: float = 900.0
+
+    @classmethod
+    def resolve(cls, config: Mapping[str, str] | None) -> Settings:
+        config = config or {}
+        api_url = (os.environ.get("HF_ENDPOINTS_API_URL") or config.get("hf-endpoints:apiUrl")
+                   or constants.INFERENCE_ENDPOINTS_ENDPOINT)
+        token = config.get("hf-endpoints:hfToken") or os.environ.get("HF_TOKEN") or None
+        poll = os.environ.get("HF_ENDPOINTS_POLL_SECONDS") or config.get("hf-endpoints:pollSeconds") or 1.0
+        ready = config.get("hf-endpoints:readyTimeoutSeconds") or 1800
+        return cls(api_url=api_url.rstrip("/"), token=token, poll_seconds=float(poll),
+                   ready_timeout_seconds=float(ready))
+
+    def __repr__(self) -> str:  # never print the token
+        return f"Settings(api_url={self.api_url!r}, token={'<set>' if self.token else None})"
+
+
+class EndpointsClient:
+    """One method per route. Built per provider call from `Settings`; holds the token only in memory."""
+
+    def __init__(self, settings: Settings, *, attempts: int = 8, base_delay: float = 0.2,
+                 max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep):
+        if not settings.token:
+            raise EndpointsApiError(TOKEN_MISSING)
+        self.api_url = settings.api_url
+        self._token = settings.token
+        self.attempts, self.base_delay, self.max_delay, self.sleep = attempts, base_delay, max_delay, sleep
+
+    def __repr__(self) -> str:
+        return f"EndpointsClient({self.api_url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("EndpointsClient holds a token and must never be pickled")
+
+    # --- transport -------------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return build_hf_headers(token=self._token, library_name=LIBRARY)
+
+    def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True,
+              token: bool = True, timeout: float = 60.0) -> httpx2.Response:
+        """Send once per attempt; retry transient failures when `retry`; return the final response."""
+        headers = self._headers() if token else build_hf_headers(token=False, library_name=LIBRARY)
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = get_session().request(method, url, headers=headers, json=json, timeout=timeout)
+            except httpx2.TransportError:
+                if not retry or attempt == self.attempts:
+                    raise
+                self.sleep(self._backoff(attempt))
+                continue
+            if response.status_code in RETRY_STATUSES and retry and attempt < self.attempts:
+                self.sleep(self._backoff(attempt, response.headers.get("retry-after")))
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after:
+            try:
+                return min(max(float(retry_after), 0.0), self.max_delay * 6)
+            except ValueError:
+                pass
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # jitter, so parallel callers spread out
+
+    def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = ()) -> Any:
+        response = self._send(method, f"{self.api_url}{path}", json=json)
+        if response.status_code in ok_statuses:
+            return None
+        hf_raise_for_status(response)
+        return response.json() if response.content else {}
+
+    # --- management API --------------------------------------------------------------------------------
+
+    def list(self, namespace: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/endpoint/{namespace}")["items"]
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The endpoint, or None when it does not exist (404)."""
+        return self._call("GET", f"/endpoint/{namespace}/{name}", ok_statuses=(404,))
+
+    def create(self, namespace: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST, retried only once a GET shows the previous attempt did not land."""
+        url, name = f"{self.api_url}/endpoint/{namespace}", payload["name"]
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._send("POST", url, json=payload, retry=False)
+            except httpx2.TransportError:
+                response = None
+            if response is not None and response.status_code == 409:
+                raise ConflictError(_server_message(response))
+            if response is not None and response.status_code not in RETRY_STATUSES:
+                hf_raise_for_status(response)
+                return response.json()
+            landed = self.get(namespace, name)
+            if landed is not None:
+                if _matches(landed, payload):
+                    return landed  # our POST landed although its answer was lost
+                raise ConflictError(f"An endpoint named {namespace}/{name} appeared while creating it")
+            if attempt == self.attempts:
+                if response is None:
+                    raise EndpointsApiError(f"could not reach {url} to create {namespace}/{name}")
+                hf_raise_for_status(response)
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            self.sleep(self._backoff(attempt, retry_after))
+        raise AssertionError("unreachable")
+
+    def update(self, namespace: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"/endpoint/{namespace}/{name}", json=payload)
+
+    def delete(self, namespace: str, name: str) -> None:
+        """DELETE; a 404 means it is already gone."""
+        self._call("DELETE", f"/endpoint/{namespace}/{name}", ok_statuses=(404,))
+
+    def pause(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._call("POST", f"/endpoint/{namespace}/{name}/pause")
+
+    def resume(self, namespace: str, name: str) -> dict[str, Any]:
+        """Resume; an endpoint that is already running is not an error (as huggingface_hub's running_ok)."""
+        response = self._send("POST", f"{self.api_url}/endpoint/{namespace}/{name}/resume")
+        if response.status_code == 400 and "already running" in response.text:
+            return self.get(namespace, name) or {}
+        hf_raise_for_status(response)
+        return response.json()
+
+    def scale_to_zero(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._call("POST", f"/endpoint/{namespace}/{name}/scale-to-zero")
+
+    # --- the endpoint's own URL ------------------------------------------------------------------------
+
+    def health(self, url: str, route: str, *, authenticated: bool) -> int:
+        """The status code of the health route (one try: the readiness loop polls again)."""
+        try:
+            response = get_session().get(f"{url.rstrip('/')}/{route.lstrip('/')}", timeout=10,
+                                         headers=self._headers() if authenticated else None)
+        except httpx2.TransportError:
+            return 0
+        return response.status_code
+
+    def generate(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
+        """One text-generation call as huggingface_hub's InferenceClient makes it; returns the text."""
+        body = {"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}}
+        response = get_session().post(url, json=body, timeout=120,
+                                      headers=self._headers() if authenticated else None)
+        hf_raise_for_status(response)
+        data = response.json()
+        return (data[0] if isinstance(data, list) else data).get("generated_text", "")
+
+
+def _server_message(response: httpx2.Response) -> str:
+    try:
+        return str(response.json().get("error") or response.text)
+    except ValueError:
+        return response.text
+
+
+def _matches(raw: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """Whether a live endpoint is the one `payload` asked for (same model, hardware and placement)."""
+    compute, model = raw.get("compute") or {}, raw.get("model") or {}
+    return (
+        model.get("repository") == payload["model"]["repository"]
+        and model.get("revision") == payload["model"].get("revision")
+        and compute.get("instanceType") == payload["compute"]["instanceType"]
+        and compute.get("instanceSize") == payload["compute"]["instanceSize"]
+        and (raw.get("provider") or {}) == payload["provider"]
+    )
+
+
+def describe_http_error(error: Exception) -> str:
+    """The server's message of an HfHubHTTPError (status and text), without the request's headers."""
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        return f"{error.response.status_code}: {error.server_message or error.response.text}".strip()
+    return str(error)

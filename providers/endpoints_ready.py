@@ -1,0 +1,112 @@
+"""The EndpointsReady dynamic resource: one wait for all endpoints of a stack.
+
+Why a separate resource: the provider host serves only 4 calls at once and a failed create records
+nothing in state. `InferenceEndpoint` returns as soon as the API accepted a change; this resource then
+polls every endpoint together (one list request per namespace per tick) and succeeds once all are ready,
+or fails fast naming the endpoint and the server's message. It waits again whenever an endpoint's
+`updated_at` (or what readiness means for it) changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
+
+from providers import spec
+from providers.base import ConfiguredProvider
+from providers.readiness import Target, wait_until_ready
+
+# The fields of an InferenceEndpoint's outputs that readiness depends on.
+VIEW_KEYS = ("namespace", "name", "type", "min_replica", "paused", "smoke_test", "updated_at")
+
+
+def readiness_view(endpoint: Any) -> Any:
+    """An InferenceEndpoint (or a mapping of its outputs) reduced to what readiness depends on."""
+    if isinstance(endpoint, Mapping):
+        return {key: endpoint.get(key) for key in VIEW_KEYS if endpoint.get(key) is not None}
+    return pulumi.Output.all(**{key: getattr(endpoint, key) for key in VIEW_KEYS}).apply(
+        lambda values: {key: value for key, value in values.items() if value is not None})
+
+
+def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
+    views = []
+    for view in endpoints if isinstance(endpoints, list) else []:
+        if not isinstance(view, Mapping):
+            views.append(view)
+            continue
+        view = {key: view[key] for key in VIEW_KEYS if view.get(key) is not None}
+        if isinstance(view.get("min_replica"), int | float):
+            view["min_replica"] = int(view["min_replica"])
+        views.append(view)
+    return views
+
+
+class EndpointsReadyProvider(ConfiguredProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures, endpoints = [], news.get("endpoints")
+        if not spec.is_unknown(endpoints):
+            if not isinstance(endpoints, list):
+                failures.append(CheckFailure("endpoints", "endpoints must be a list of InferenceEndpoint "
+                                             f"outputs, got {spec.show(endpoints)}"))
+            else:
+                for index, view in enumerate(endpoints):
+                    if spec.is_unknown(view):
+                        continue
+                    if not isinstance(view, Mapping) or not view.get("name") or not view.get("namespace"):
+                        failures.append(CheckFailure("endpoints", f"endpoints[{index}] has no name/namespace: "
+                                                     "pass InferenceEndpoint resources or their outputs"))
+        timeout = news.get("timeout_seconds")
+        if timeout is not None and not spec.is_unknown(timeout) and (
+                isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+            failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {spec.show(timeout)} is not a "
+                                         "positive number of seconds; e.g. 1800"))
+        inputs = {"endpoints": _canonical_views(endpoints) if isinstance(endpoints, list) else endpoints}
+        if timeout is not None:
+            inputs["timeout_seconds"] = timeout
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # timeout_seconds is how long to wait, not what to wait for: changing it alone waits for nothing.
+        changed = _canonical_views(olds.get("endpoints")) != _canonical_views(news.get("endpoints"))
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult("endpoints-ready", self._wait(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._wait(news))
+
+    def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+        settings = self.settings()
+        views = _canonical_views(props.get("endpoints"))
+        targets = [Target.from_outputs(view) for view in views]
+        started = time.monotonic()
+        finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
+                                  timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds))
+        return {
+            "endpoints": views,
+            **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
+            "states": {label: raw["status"]["state"] for label, raw in finals.items()},
+            "ready_seconds": round(time.monotonic() - started, 3),
+        }
+
+
+class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
+    """Succeeds when every listed endpoint is ready (see `providers.readiness`)."""
+
+    states: pulumi.Output[dict]
+    ready_seconds: pulumi.Output[float]
+
+    def __init__(self, resource_name: str, endpoints: Sequence[Any], timeout_seconds: float | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        props = {
+            "endpoints": [readiness_view(endpoint) for endpoint in endpoints],
+            "timeout_seconds": timeout_seconds,
+            "states": None,
+            "ready_seconds": None,
+        }
+        super().__init__(EndpointsReadyProvider(), resource_name, props, opts)

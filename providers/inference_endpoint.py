@@ -1,0 +1,179 @@
+"""The InferenceEndpoint dynamic resource: one Hugging Face Inference Endpoint under desired state.
+
+Each method is thin: the decisions are in `providers.spec` (pure), the HTTP in `providers.client`.
+
+* `create` returns as soon as the API accepted the endpoint, so it is in state at once and `pulumi destroy`
+  can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. A 409 adopts the
+  existing endpoint only when `adopt: true`, and never silently.
+* `update` sends only what changed, then pauses or resumes to match `paused`.
+* `read` (refresh) reports drift made outside Pulumi; an endpoint deleted out of band leaves state.
+* `delete` deletes, then waits until the name is gone (404 counts as success).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from huggingface_hub.errors import HfHubHTTPError
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from providers import spec
+from providers.base import ConfiguredProvider
+from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
+from providers.readiness import log_line
+
+
+def endpoint_id(inputs: Mapping[str, Any]) -> str:
+    return f"{inputs['namespace']}/{inputs['name']}"
+
+
+class InferenceEndpointProvider(ConfiguredProvider):
+    """check/diff never touch the network; create/update/read/delete make the fewest calls they can."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        checked = spec.validate(news)
+        for warning in checked.warnings:
+            log_line(f"warning: {warning}")
+        return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [key for key in spec.changed_keys(olds, news) if key != "adopt"]
+        return DiffResult(changes=bool(changed), replaces=spec.replace_keys(olds, news),
+                          delete_before_replace=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = spec.canonical(props)
+        label, client = endpoint_id(inputs), self.client()
+        try:
+            raw = client.create(inputs["namespace"], spec.create_payload(inputs))
+            log_line(f"{label}: created ({raw['status']['state']})")
+        except ConflictError as conflict:
+            if not inputs["adopt"]:
+                raise EndpointsApiError(
+                    f"{label} already exists ({conflict}). hf-endpoints never takes over an endpoint "
+                    f"silently: to manage it from this stack, set `adopt: true` under "
+                    f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
+                    "another name.") from None
+            raw = self._adopt(client, inputs)
+            return CreateResult(label, spec.outputs_from_api(inputs, raw))
+        except HfHubHTTPError as error:
+            raise EndpointsApiError(f"{label}: the API refused to create it: {describe_http_error(error)}") \
+                from None
+        if inputs["paused"]:
+            try:
+                raw = client.pause(inputs["namespace"], inputs["name"])
+            except Exception as error:
+                # Never leave a running, billing endpoint behind that state does not know about.
+                client.delete(inputs["namespace"], inputs["name"])
+                raise EndpointsApiError(f"{label}: created but could not be paused "
+                                        f"({describe_http_error(error)}); deleted it again") from None
+        return CreateResult(label, spec.outputs_from_api(inputs, raw))
+
+    def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Take over an existing endpoint (adopt: true) and bring it to the spec."""
+        label = endpoint_id(inputs)
+        raw = client.get(inputs["namespace"], inputs["name"])
+        if raw is None:
+            raise EndpointsApiError(f"{label} answered 409 but cannot be read; try again")
+        live = spec.inputs_from_api(inputs, raw)
+        fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
+        if fixed:
+            raise EndpointsApiError(
+                f"{label} exists with different {', '.join(fixed)} (live: "
+                f"{', '.join(f'{k}={spec.show(live.get(k))}' for k in fixed)}); these cannot change in "
+                "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
+        log_line(f"{label}: adopting the existing endpoint (adopt: true)")
+        return self._converge(client, live, inputs) or raw
+
+    def _converge(self, client: EndpointsClient, olds: Mapping[str, Any],
+                  news: Mapping[str, Any]) -> dict[str, Any] | None:
+        """PUT what changed and pause/resume to match `paused`; pause first, resume last, so a paused
+        endpoint never rolls out an update. Returns the last API answer (None if nothing was sent)."""
+        namespace, name, raw = news["namespace"], news["name"], None
+        if news["paused"] and not olds.get("paused"):
+            raw = client.pause(namespace, name)
+        payload = spec.update_payload(olds, news)
+        if payload:
+            raw = client.update(namespace, name, payload)
+        if olds.get("paused") and not news["paused"]:
+            raw = client.resume(namespace, name)
+        return raw
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        old, new = spec.canonical(olds), spec.canonical(news)
+        label, client = endpoint_id(new), self.client()
+        try:
+            raw = self._converge(client, old, new) or client.get(new["namespace"], new["name"])
+        except HfHubHTTPError as error:
+            if error.response is not None and error.response.status_code == 404:
+                raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+                                        "`pulumi up` recreates it") from None
+            raise EndpointsApiError(f"{label}: the API refused the update: {describe_http_error(error)}") \
+                from None
+        if raw is None:
+            raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+                                    "`pulumi up` recreates it")
+        log_line(f"{label}: updated ({raw['status']['state']})")
+        return UpdateResult(spec.outputs_from_api(new, raw))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        inputs = spec.canonical(props)
+        raw = self.client().get(inputs["namespace"], inputs["name"])
+        if raw is None:
+            log_line(f"{endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
+            return ReadResult("", {})
+        live = spec.inputs_from_api(inputs, raw)
+        return ReadResult(id_, spec.outputs_from_api(live, raw), inputs=live)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        inputs = spec.canonical(props)
+        label, settings = endpoint_id(inputs), self.settings()
+        client = EndpointsClient(settings)
+        client.delete(inputs["namespace"], inputs["name"])
+        deadline = time.monotonic() + settings.delete_timeout_seconds
+        while client.get(inputs["namespace"], inputs["name"]) is not None:
+            if time.monotonic() > deadline:
+                raise EndpointsApiError(f"{label} is still visible {settings.delete_timeout_seconds:.0f}s "
+                                        "after DELETE; run `pulumi destroy` again")
+            time.sleep(settings.poll_seconds)
+        log_line(f"{label}: deleted")
+
+
+class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
+    """One Inference Endpoint. `inputs` is the endpoint's stack YAML mapping plus `name` and `namespace`;
+    outputs echo every input (secrets stay secret) plus the live status fields below."""
+
+    state: pulumi.Output[str]
+    message: pulumi.Output[str]
+    url: pulumi.Output[str]
+    ready_replica: pulumi.Output[int]
+    target_replica: pulumi.Output[int]
+    created_at: pulumi.Output[str]
+    updated_at: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
+    price_per_hour: pulumi.Output[float]
+
+    def __init__(self, resource_name: str, inputs: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None):
+        props: dict[str, Any] = dict(inputs)
+        if props.get("secrets"):
+            props["secrets"] = pulumi.Output.secret(props["secrets"])
+        image = props.get("custom_image")
+        if isinstance(image, Mapping) and image.get("credentials"):
+            props["custom_image"] = pulumi.Output.secret(image)
+        for key in spec.OUTPUT_ONLY_KEYS:
+            props.setdefault(key, None)
+        defaults = pulumi.ResourceOptions(delete_before_replace=True, additional_secret_outputs=["secrets"])
+        super().__init__(InferenceEndpointProvider(), resource_name, props,
+                         pulumi.ResourceOptions.merge(defaults, opts))

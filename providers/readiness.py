@@ -1,0 +1,163 @@
+"""Waiting until endpoints really serve: one list request per namespace per tick, however many wait.
+
+An endpoint is ready when `running` with its health route answering 200 and its smoke test (if any)
+matching; `scaledToZero` counts when `min_replica` is 0 (it is not probed: a probe would wake it and bill);
+`paused` counts when `paused` is set. `failed`/`updateFailed` fail at once, naming the endpoint and the
+server's message. Progress: a line per endpoint when its state changes and every 30 s.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from providers import spec
+from providers.client import EndpointsClient, describe_http_error
+
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+class EndpointNotReadyError(Exception):
+    """An endpoint failed, or did not become ready before the deadline."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What EndpointsReady needs to know of one InferenceEndpoint (a subset of its outputs)."""
+
+    namespace: str
+    name: str
+    type: str = "authenticated"
+    min_replica: int = 1
+    paused: bool = False
+    health_route: str = "/health"
+    smoke_test: Mapping[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @classmethod
+    def from_outputs(cls, outs: Mapping[str, Any]) -> Target:
+        image = outs.get("custom_image") or {}
+        return cls(namespace=outs["namespace"], name=outs["name"], type=outs.get("type", "authenticated"),
+                   min_replica=int(outs.get("min_replica", 1)), paused=bool(outs.get("paused", False)),
+                   health_route=image.get("health_route") or "/health", smoke_test=outs.get("smoke_test"))
+
+
+@dataclass
+class _Progress:
+    state: str | None = None
+    last_line_at: float = 0.0
+    detail: str = ""
+    done: bool = False
+    final: dict[str, Any] = field(default_factory=dict)
+
+
+def log_line(message: str) -> None:
+    """Provider log lines go to stdout, which `pulumi up` shows as diagnostics. Never log tokens."""
+    print(f"hf-endpoints: {message}", file=sys.stdout, flush=True)
+
+
+def wait_until_ready(
+    client: EndpointsClient,
+    targets: Sequence[Target],
+    *,
+    timeout: float,
+    poll_seconds: float,
+    log: Callable[[str], None] = log_line,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, dict[str, Any]]:
+    """Block until every target is ready; return the last raw API view of each, keyed by label."""
+    start = clock()
+    progress = {target.label: _Progress() for target in targets}
+    namespaces = sorted({target.namespace for target in targets})
+    with ThreadPoolExecutor(max_workers=8) as probes:
+        while True:
+            pending = [t for t in targets if not progress[t.label].done]
+            if not pending:
+                return {label: p.final for label, p in progress.items()}
+            live: dict[str, dict[str, Any]] = {}
+            for namespace in namespaces:
+                if any(t.namespace == namespace for t in pending):
+                    for raw in client.list(namespace):
+                        live[f"{namespace}/{raw.get('name')}"] = raw
+            elapsed = clock() - start
+            to_probe = []
+            for target in pending:
+                raw = live.get(target.label)
+                if raw is None:
+                    raise EndpointNotReadyError(
+                        f"{target.label} does not exist any more (deleted outside Pulumi?): run "
+                        "`pulumi refresh` then `pulumi up` to recreate it")
+                verdict, message = spec.readiness(raw, min_replica=target.min_replica, paused=target.paused)
+                _report(progress[target.label], target, raw, message, elapsed, clock(), log)
+                if verdict == spec.FAILED:
+                    raise EndpointNotReadyError(f"{target.label} {message}")
+                if verdict == spec.READY:
+                    _finish(progress[target.label], raw, target, message, elapsed, log)
+                elif verdict == spec.PROBE:
+                    to_probe.append((target, raw))
+            for (target, raw), (ok, detail) in zip(
+                to_probe, probes.map(lambda item: _probe(client, *item), to_probe), strict=True
+            ):
+                if ok:
+                    _finish(progress[target.label], raw, target, detail, clock() - start, log)
+                elif detail != progress[target.label].detail:
+                    progress[target.label].detail = detail
+                    log(f"{target.label}: running, {detail}")
+            if all(p.done for p in progress.values()):
+                continue
+            if clock() - start >= timeout:
+                waiting = ", ".join(f"{t.label} ({progress[t.label].state})" for t in pending
+                                    if not progress[t.label].done)
+                raise EndpointNotReadyError(
+                    f"timed out after {timeout:.0f}s waiting for {waiting}. The endpoints stay deployed; "
+                    "check their logs in the dashboard, then run `pulumi up` again to keep waiting, or "
+                    "raise hf-endpoints:readyTimeoutSeconds")
+            sleep(poll_seconds)
+
+
+def _report(progress: _Progress, target: Target, raw: Mapping[str, Any], message: str, elapsed: float,
+            now: float, log: Callable[[str], None]) -> None:
+    status = raw.get("status") or {}
+    state = status.get("state")
+    if state != progress.state or now - progress.last_line_at >= PROGRESS_EVERY_SECONDS:
+        log(f"{target.label}: {message} (replicas {status.get('readyReplica', 0)}/"
+            f"{status.get('targetReplica', 0)}, {elapsed:.0f}s elapsed)")
+        progress.state, progress.last_line_at = state, now
+
+
+def _finish(progress: _Progress, raw: dict[str, Any], target: Target, message: str, elapsed: float,
+            log: Callable[[str], None]) -> None:
+    progress.done, progress.final = True, raw
+    log(f"{target.label}: ready ({message}) after {elapsed:.1f}s")
+
+
+def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> tuple[bool, str]:
+    """Health route, then the smoke test. A failed probe is not fatal: the next tick tries again, except
+    for a smoke test whose answer does not match, which fails (a broken model is not going to improve)."""
+    url = raw["status"]["url"]
+    authenticated = target.type != "public"
+    route = raw.get("healthRoute") or target.health_route
+    code = client.health(url, route, authenticated=authenticated)
+    if code != 200:
+        return False, f"health route {route} answered {code or 'no connection'}"
+    if not target.smoke_test:
+        return True, "health route answered 200"
+    smoke = target.smoke_test
+    try:
+        text = client.generate(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)),
+                               authenticated=authenticated)
+    except Exception as error:  # the model may still be warming up: try again next tick
+        return False, f"smoke test call failed ({describe_http_error(error)})"
+    if not spec.smoke_test_passes(smoke.get("expect", r"\S"), text):
+        raise EndpointNotReadyError(
+            f"{target.label} smoke test failed: the reply {text[:200]!r} does not match "
+            f"expect {smoke.get('expect')!r} (endpoints.{target.name}.smoke_test)")
+    return True, "health 200 and smoke test matched"
