@@ -1,0 +1,26 @@
+"""hf-endpoints: one InferenceEndpoint per entry of `hf-endpoints:endpoints`, one EndpointsReady over all."""
+
+import pulumi
+
+from providers import EndpointsReady, InferenceEndpoint
+from providers.spec import hourly_cost_at_min_replicas, stack_endpoints
+
+config = pulumi.Config("hf-endpoints")
+namespace = config.require("namespace")
+specs = stack_endpoints(namespace, config.require_object("endpoints"), config.get_object("defaults"))
+
+endpoints = {name: InferenceEndpoint(name, inputs) for name, inputs in specs.items()}
+ready = EndpointsReady("endpoints-ready", list(endpoints.values()),
+                       timeout_seconds=config.get_int("readyTimeoutSeconds"))
+
+for name, endpoint in endpoints.items():
+    pulumi.export(name, {
+        "url": endpoint.url,
+        "state": ready.states.apply(lambda states, label=f"{namespace}/{name}": (states or {}).get(label)),
+        "dashboard_url": endpoint.dashboard_url,
+        "price_per_hour": endpoint.price_per_hour,
+    })
+pulumi.export("hourly_cost_at_min_replicas", pulumi.Output.all(*[
+    pulumi.Output.all(price_per_hour=e.price_per_hour, min_replica=e.min_replica, paused=e.paused)
+    for e in endpoints.values()
+]).apply(hourly_cost_at_min_replicas))

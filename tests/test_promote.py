@@ -1,0 +1,378 @@
+"""Promotion of the model keys from one stack file to another (``python -m providers.promote``)."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from providers.promote import MODEL_KEYS, main
+from providers.stack_files import DEFAULTS_KEY, ENDPOINTS_KEY, effective_endpoint, load_stack, to_plain
+
+REPO = Path(__file__).resolve().parent.parent
+PROD_SHA = "5a7c3e1f9b2d4068a1c3e5f7092b4d6f8a0c2e41"  # the sha committed in Pulumi.prod.yaml
+TESTED_SHA = "0123456789abcdef0123456789abcdef01234567"
+EP = "jais-13b-chat"
+REVISION_ANCHOR = "      # No `revision`: dev follows"
+
+
+def pin(text: str, sha: str = TESTED_SHA) -> str:
+    """Pin dev's revision (the documented first step before promoting)."""
+    assert REVISION_ANCHOR in text
+    return text.replace(REVISION_ANCHOR, f"      revision: {sha}\n{REVISION_ANCHOR}", 1)
+
+
+def sub(old: str, new: str) -> Callable[[str], str]:
+    """An edit replacing exactly one occurrence of ``old``."""
+
+    def edit(text: str) -> str:
+        assert text.count(old) == 1, old
+        return text.replace(old, new)
+
+    return edit
+
+
+def chain(*edits: Callable[[str], str]) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        for e in edits:
+            text = e(text)
+        return text
+
+    return edit
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> Path:
+    """Temp copies of the committed dev and prod stack files."""
+    for name in ("Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    return tmp_path
+
+
+def edit_file(path: Path, edit: Callable[[str], str]) -> None:
+    path.write_text(edit(path.read_text()))
+
+
+def run(capsys: pytest.CaptureFixture[str], directory: Path, *args: str) -> tuple[int, list[str], list[str]]:
+    code = main(["dev", "prod", "--dir", str(directory), *args])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def model(directory: Path, stack: str, name: str = EP) -> dict[str, Any]:
+    doc = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml"))
+    config = doc["config"]
+    endpoint = effective_endpoint(config.get(DEFAULTS_KEY, {}), config[ENDPOINTS_KEY][name])
+    return {key: endpoint[key] for key in MODEL_KEYS if key in endpoint}
+
+
+def non_model(directory: Path, stack: str, name: str = EP) -> dict[str, Any]:
+    config = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml"))["config"]
+    endpoint = effective_endpoint(config.get(DEFAULTS_KEY, {}), config[ENDPOINTS_KEY][name])
+    rest = {key: value for key, value in endpoint.items() if key not in MODEL_KEYS}
+    return {"endpoint": rest, "other": {k: v for k, v in config.items() if k != ENDPOINTS_KEY}}
+
+
+IMAGE_134 = "ghcr.io/huggingface/text-generation-inference:1.3.4"
+IMAGE_311 = "ghcr.io/huggingface/text-generation-inference:3.1.1"
+
+# (id, edit of the pinned dev file, expected --check lines = promoted changes)
+CASES = [
+    ("same-commit-up-to-date", lambda t: pin(t, PROD_SHA), []),
+    ("new-commit", pin, [f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"']),
+    (
+        "env-value",
+        chain(lambda t: pin(t, PROD_SHA), sub('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1800"')),
+        [f'{EP}.env.MAX_INPUT_LENGTH: "2000" -> "1800"'],
+    ),
+    (
+        "env-added-and-removed",
+        chain(
+            lambda t: pin(t, PROD_SHA),
+            sub("        QUANTIZE: bitsandbytes\n", ""),
+            sub("        MODEL_ID: /repository\n", '        MODEL_ID: /repository\n        NUM_SHARD: "1"\n'),
+        ),
+        [f'{EP}.env.NUM_SHARD: (unset) -> "1"', f'{EP}.env.QUANTIZE: "bitsandbytes" -> (unset)'],
+    ),
+    (
+        "image-and-commit",
+        chain(pin, sub(IMAGE_134, IMAGE_311)),
+        [
+            f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"',
+            f'{EP}.custom_image.url: "{IMAGE_134}" -> "{IMAGE_311}"',
+        ],
+    ),
+    (
+        "task-through-dev-defaults",
+        chain(lambda t: pin(t, PROD_SHA), sub("    task: text-generation\n", "    task: text2text-generation\n")),
+        [f'{EP}.task: "text-generation" -> "text2text-generation"'],
+    ),
+    (
+        "smoke-test",
+        chain(
+            lambda t: pin(t, PROD_SHA),
+            sub('expect: "(?i)positive|negative|neutral"', 'expect: "(?i)positive"'),
+            sub("max_new_tokens: 20", "max_new_tokens: 5"),
+        ),
+        [
+            f'{EP}.smoke_test.expect: "(?i)positive|negative|neutral" -> "(?i)positive"',
+            f"{EP}.smoke_test.max_new_tokens: 20 -> 5",
+        ],
+    ),
+    (
+        "hardware-scaling-type-not-copied",
+        chain(
+            lambda t: pin(t, PROD_SHA),
+            sub("instance_type: nvidia-a10g", "instance_type: nvidia-l4"),
+            sub("max_replica: 1", "max_replica: 2"),
+            sub("region: us-east-1", "region: eu-west-1"),
+            sub("type: authenticated", "type: public"),
+        ),
+        [],
+    ),
+]
+
+
+def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    removed, added = [], []
+    for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm=""):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        (removed if line.startswith("-") else added).append(line[1:])
+    return removed, added
+
+
+@pytest.mark.parametrize(("edit", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_promotion(
+    stacks: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
+) -> None:
+    """--check lists exactly the model differences; promoting copies them and nothing else, keeping layout."""
+    edit_file(stacks / "Pulumi.dev.yaml", edit)
+    prod = stacks / "Pulumi.prod.yaml"
+    before = prod.read_text()
+    before_rest = non_model(stacks, "prod")
+
+    code, out, err = run(capsys, stacks, "--check")
+    assert err == []
+    if expected:
+        assert code == 1
+        assert out[:-1] == expected
+        assert out[-1].startswith("Pulumi.prod.yaml is behind Pulumi.dev.yaml: ")
+    else:
+        assert (code, out) == (0, ["Pulumi.prod.yaml is up to date with Pulumi.dev.yaml"])
+    assert prod.read_text() == before  # --check writes nothing
+
+    code, out, err = run(capsys, stacks)
+    assert (code, err) == (0, [])
+    assert out[:-1] == expected
+    after = prod.read_text()
+    assert model(stacks, "prod") == model(stacks, "dev")
+    assert non_model(stacks, "prod") == before_rest
+
+    # Outside the changed values the file is the same, line for line: comments, order, quoting.
+    removed, added = _changed_lines(before, after)
+    leaves = {line.split(": ", 1)[0].rsplit(".", 1)[-1] for line in expected}
+    for line in removed + added:
+        assert line.strip().split(":", 1)[0] in leaves, line
+    assert len(removed) <= len(expected) and len(added) <= len(expected)
+    if not expected:
+        assert after == before
+
+
+@pytest.mark.parametrize(("edit", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_promotion_is_idempotent(
+    stacks: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
+) -> None:
+    """A second promotion finds nothing to do and leaves the file's bytes unchanged."""
+    edit_file(stacks / "Pulumi.dev.yaml", edit)
+    assert run(capsys, stacks)[0] == 0
+    first = (stacks / "Pulumi.prod.yaml").read_bytes()
+    code, out, err = run(capsys, stacks)
+    assert (code, out, err) == (0, ["Pulumi.prod.yaml is up to date with Pulumi.dev.yaml; nothing written"], [])
+    assert (stacks / "Pulumi.prod.yaml").read_bytes() == first
+    assert run(capsys, stacks, "--check")[0] == 0
+
+
+def _refusal(got: str) -> str:
+    return (
+        f"error: Pulumi.dev.yaml: hf-endpoints:endpoints.{EP}.revision is not a pinned commit ({got}); "
+        "pin the revision in dev to the 40-hex commit sha you tested, or pass --allow-unpinned"
+    )
+
+
+UNPINNED = [
+    ("unset", lambda t: t, "unset, i.e. the latest commit"),
+    ("branch", lambda t: pin(t, "main"), '"main"'),
+    ("short-sha", lambda t: pin(t, "abc1234"), '"abc1234"'),
+    ("uppercase-sha", lambda t: pin(t, TESTED_SHA.upper()), f'"{TESTED_SHA.upper()}"'),
+]
+
+
+@pytest.mark.parametrize(("edit", "got"), [u[1:] for u in UNPINNED], ids=[u[0] for u in UNPINNED])
+@pytest.mark.parametrize("check", [False, True], ids=["promote", "check"])
+def test_unpinned_revision_is_refused(
+    stacks: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], got: str, check: bool
+) -> None:
+    """A revision that is not a 40-hex commit is refused (exit 2, nothing written) without --allow-unpinned."""
+    edit_file(stacks / "Pulumi.dev.yaml", edit)
+    before = (stacks / "Pulumi.prod.yaml").read_bytes()
+    code, _out, err = run(capsys, stacks, *(["--check"] if check else []))
+    assert code == 2
+    assert err[0] == _refusal(got)
+    assert err[1:] == ([] if check else ["error: nothing written to Pulumi.prod.yaml"])
+    assert (stacks / "Pulumi.prod.yaml").read_bytes() == before
+
+
+def test_allow_unpinned_promotes_latest(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --allow-unpinned an unset dev revision removes prod's pin (prod then follows the latest commit)."""
+    code, out, err = run(capsys, stacks, "--allow-unpinned")
+    assert (code, err) == (0, [])
+    assert out == [
+        f'{EP}.revision: "{PROD_SHA}" -> (unset)',
+        "Promoted Pulumi.dev.yaml -> Pulumi.prod.yaml: 1 change(s) in 1 endpoint(s)",
+    ]
+    text = (stacks / "Pulumi.prod.yaml").read_text()
+    assert "revision:" not in text
+    # The comment introducing the hardware survives the deletion of the line before it.
+    assert "      # One A100 (80 GB) instead of dev's A10G" in text
+    assert model(stacks, "prod") == model(stacks, "dev")
+
+
+SECOND = """
+    # A second, CPU endpoint.
+    small-ep:
+      repository: openai-community/gpt2
+      revision: {sha}
+      accelerator: cpu
+      instance_type: intel-spr
+      instance_size: x2
+      min_replica: 1
+      max_replica: 1
+"""
+
+
+def test_new_key_lands_inside_its_endpoint(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key written into an endpoint goes above the comment that introduces the next endpoint."""
+    edit_file(stacks / "Pulumi.dev.yaml", lambda t: pin(t) + SECOND.format(sha=TESTED_SHA))
+    edit_file(stacks / "Pulumi.prod.yaml", lambda t: t + SECOND.format(sha=PROD_SHA))
+    edit_file(stacks / "Pulumi.dev.yaml", sub("    task: text-generation\n", "    task: text2text-generation\n"))
+    code, out, _err = run(capsys, stacks)
+    assert code == 0
+    assert out[:-1] == [
+        f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"',
+        f'{EP}.task: "text-generation" -> "text2text-generation"',
+        f'small-ep.revision: "{PROD_SHA}" -> "{TESTED_SHA}"',
+        'small-ep.task: "text-generation" -> "text2text-generation"',
+    ]
+    lines = (stacks / "Pulumi.prod.yaml").read_text().splitlines()
+    start = lines.index("    # A second, CPU endpoint.")
+    assert lines[start - 2 : start + 2] == [
+        "      task: text2text-generation",
+        "",
+        "    # A second, CPU endpoint.",
+        "    small-ep:",
+    ]
+    assert lines[-1] == "      task: text2text-generation"
+    for name in (EP, "small-ep"):
+        assert model(stacks, "prod", name) == model(stacks, "dev", name)
+
+
+def test_target_defaults_key_missing_in_source_is_an_error(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model key prod sets through its defaults but dev does not set cannot be removed per endpoint."""
+    edit_file(stacks / "Pulumi.dev.yaml", chain(lambda t: pin(t, PROD_SHA), sub("    task: text-generation\n", "")))
+    code, _out, err = run(capsys, stacks)
+    assert code == 2
+    assert err[0] == (
+        "error: Pulumi.prod.yaml: hf-endpoints:defaults.task applies to endpoint 'jais-13b-chat' but "
+        "Pulumi.dev.yaml does not set 'task'; remove it from the defaults of Pulumi.prod.yaml "
+        "(or set it in Pulumi.dev.yaml)"
+    )
+
+
+ONLY_DEV = "    dev-only:\n      repository: openai-community/gpt2\n"
+ONLY_PROD = "    prod-only:\n      repository: openai-community/gpt2\n"
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["promote", "check"])
+def test_one_sided_endpoints_are_reported_not_promoted(
+    stacks: Path, capsys: pytest.CaptureFixture[str], check: bool
+) -> None:
+    """Endpoints in one stack only are warnings; they are neither created nor deleted nor counted as behind."""
+    edit_file(stacks / "Pulumi.dev.yaml", lambda t: pin(t, PROD_SHA) + ONLY_DEV)
+    edit_file(stacks / "Pulumi.prod.yaml", lambda t: t + ONLY_PROD)
+    before = (stacks / "Pulumi.prod.yaml").read_bytes()
+    code, out, err = run(capsys, stacks, *(["--check"] if check else []))
+    assert code == 0
+    assert err == [
+        "warning: endpoint 'dev-only' is in Pulumi.dev.yaml but not in Pulumi.prod.yaml: not promoted "
+        "(add it to Pulumi.prod.yaml with its hardware and scaling first)",
+        "warning: endpoint 'prod-only' is in Pulumi.prod.yaml but not in Pulumi.dev.yaml: left as is",
+    ]
+    assert len(out) == 1 and "up to date" in out[0]
+    assert (stacks / "Pulumi.prod.yaml").read_bytes() == before
+
+
+ERRORS = [
+    (
+        "missing-target",
+        lambda d: (d / "Pulumi.prod.yaml").unlink(),
+        "error: Pulumi.prod.yaml: file not found",
+    ),
+    (
+        "malformed-source",
+        lambda d: (d / "Pulumi.dev.yaml").write_text("config:\n  hf-endpoints:namespace: [unclosed\n"),
+        "error: Pulumi.dev.yaml: malformed YAML at line 3: expected ',' or ']', but got '<stream end>'",
+    ),
+    (
+        "no-endpoints-key",
+        lambda d: (d / "Pulumi.prod.yaml").write_text("config:\n  hf-endpoints:namespace: my-org\n"),
+        "error: Pulumi.prod.yaml: config.hf-endpoints:endpoints is missing",
+    ),
+    (
+        "no-config",
+        lambda d: (d / "Pulumi.prod.yaml").write_text("encryptionsalt: abc\n"),
+        "error: Pulumi.prod.yaml: 'config' is missing or is not a mapping",
+    ),
+    (
+        "endpoint-not-a-mapping",
+        lambda d: (d / "Pulumi.prod.yaml").write_text("config:\n  hf-endpoints:endpoints:\n    jais-13b-chat: yes\n"),
+        "error: Pulumi.prod.yaml: config.hf-endpoints:endpoints.jais-13b-chat must be a mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breakage", "message"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_file_errors(
+    stacks: Path, capsys: pytest.CaptureFixture[str], breakage: Callable[[Path], None], message: str
+) -> None:
+    """A missing or malformed file is one clear line naming the file and the key, exit 2."""
+    edit_file(stacks / "Pulumi.dev.yaml", pin)
+    breakage(stacks)
+    code, out, err = run(capsys, stacks)
+    assert (code, out, err) == (2, [], [message])
+
+
+def test_cli_subprocess(stacks: Path) -> None:
+    """`python -m providers.promote` runs as a module: --check, then promote, then --check again."""
+    edit_file(stacks / "Pulumi.dev.yaml", pin)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "providers.promote", "dev", "prod", "--dir", str(stacks), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    check = cli("--check")
+    assert check.returncode == 1, check.stderr
+    assert check.stdout.splitlines()[0] == f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"'
+    assert cli().returncode == 0
+    again = cli("--check")
+    assert (again.returncode, again.stdout) == (0, "Pulumi.prod.yaml is up to date with Pulumi.dev.yaml\n")

@@ -1,0 +1,207 @@
+"""The pure spec layer: canonical inputs, exact payloads, diffs, drift, readiness. No I/O."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from providers import spec
+
+JAIS = {
+    "name": "jais-13b-chat", "namespace": "local", "repository": "derek-thomas/jais-13b-chat-hf",
+    "task": "text-generation", "accelerator": "gpu", "vendor": "aws", "region": "us-east-1",
+    "instance_type": "nvidia-a10g", "instance_size": "x1", "min_replica": 0, "max_replica": 1,
+    "scale_to_zero_timeout": 15,
+    "custom_image": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4", "health_route": "/health"},
+    "env": {"MAX_BATCH_PREFILL_TOKENS": 2048, "MAX_INPUT_LENGTH": 2000, "QUANTIZE": "bitsandbytes",
+            "TRUST_REMOTE_CODE": True, "MODEL_ID": "/repository"},
+}
+
+
+def checked(**changes):
+    raw = {**copy.deepcopy(JAIS), **changes}
+    return spec.validate({k: v for k, v in raw.items() if v is not None})
+
+
+def test_jais_create_payload_is_exact():
+    """The tutorial's deployment becomes the exact body huggingface_hub would send, in current names."""
+    result = checked()
+    assert result.failures == [] and result.warnings == []
+    assert spec.create_payload(result.inputs) == {
+        "compute": {"accelerator": "gpu", "instanceSize": "x1", "instanceType": "nvidia-a10g",
+                    "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15}},
+        "model": {"framework": "pytorch", "repository": "derek-thomas/jais-13b-chat-hf", "revision": None,
+                  "image": {"custom": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4",
+                                       "port": 80, "healthRoute": "/health"}},
+                  "task": "text-generation",
+                  "env": {"MAX_BATCH_PREFILL_TOKENS": "2048", "MAX_INPUT_LENGTH": "2000",
+                          "MODEL_ID": "/repository", "QUANTIZE": "bitsandbytes", "TRUST_REMOTE_CODE": "true"}},
+        "name": "jais-13b-chat",
+        "provider": {"region": "us-east-1", "vendor": "aws"},
+        "type": "authenticated",
+    }
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"task": None, "custom_image": None, "env": None, "min_replica": None, "max_replica": None,
+      "scale_to_zero_timeout": None},
+     {"model": {"framework": "pytorch", "repository": "derek-thomas/jais-13b-chat-hf", "revision": None,
+                "image": {"huggingface": {}}},
+      "compute": {"accelerator": "gpu", "instanceSize": "x1", "instanceType": "nvidia-a10g",
+                  "scaling": {"minReplica": 1, "maxReplica": 1, "scaleToZeroTimeout": None}}}),
+    ({"tags": [], "domain": "d.example", "path": "/p", "scaling_metric": "pendingRequests",
+      "scaling_threshold": 1.5, "secrets": {"TOKEN": "s3cret"}},
+     {"tags": [], "route": {"domain": "d.example", "path": "/p"},
+      "compute": {"accelerator": "gpu", "instanceSize": "x1", "instanceType": "nvidia-a10g",
+                  "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15,
+                              "measure": {"pendingRequests": 1.5}}}}),
+    ({"custom_image": {"url": "r.example/x:1", "port": 8080, "credentials": {"username": "u", "password": "p"}}},
+     {"type": "authenticated"}),
+], ids=["minimal-defaults", "optional-blocks", "registry-credentials"])
+def test_create_payload_optional_parts(changes, expected):
+    """Optional blocks appear only when set (tags [] is sent); task is omitted, never null."""
+    payload = spec.create_payload(checked(**changes).inputs)
+    assert {key: payload[key] for key in expected} == expected
+    assert ("route" in payload) == ("domain" in changes)
+    assert ("task" in payload["model"]) == ("task" not in changes)
+    assert payload["model"].get("secrets") == changes.get("secrets")
+    image = changes.get("custom_image")
+    if image and "credentials" in image:
+        assert payload["model"]["image"] == {"custom": {"url": "r.example/x:1", "port": 8080, "healthRoute": "/health",
+                                                        "credentials": {"username": "u", "password": "p"}}}
+
+
+@pytest.mark.parametrize(("raw", "canonical_part"), [
+    ({"env": {"MAX_INPUT_LENGTH": 2000.0}}, {"env": {"MAX_INPUT_LENGTH": "2000"}}),
+    ({"env": {"MAX_INPUT_LENGTH": "2000"}}, {"env": {"MAX_INPUT_LENGTH": "2000"}}),
+    ({"min_replica": 0.0, "max_replica": 4.0}, {"min_replica": 0, "max_replica": 4}),
+    ({"instance_type": "g5.2xlarge", "instance_size": "medium"}, {"instance_type": "nvidia-a10g",
+                                                                    "instance_size": "x1"}),
+    ({"instance_type": "p4de", "instance_size": "xlarge"}, {"instance_type": "nvidia-a100", "instance_size": "x1"}),
+    ({"type": "protected"}, {"type": "private"}),
+], ids=["float-env", "string-env", "float-replicas", "legacy-a10g", "legacy-a100", "protected"])
+def test_canonical_forms(raw, canonical_part):
+    """Engine floats, YAML ints and strings, and tutorial names all reach one canonical value."""
+    inputs = checked(**raw).inputs
+    assert {key: inputs[key] for key in canonical_part} == canonical_part
+
+
+@pytest.mark.parametrize(("raw", "warning"), [
+    ({"type": "protected"}, "endpoints.jais-13b-chat.type: `protected` no longer exists; mapped to `private`"),
+    ({"instance_type": "g4dn.xlarge", "instance_size": "small"},
+     "endpoints.jais-13b-chat.instance_type: the tutorial name g4dn.xlarge/small is retired; mapped to "
+     "instance_type: nvidia-t4, instance_size: x1."),
+], ids=["protected", "legacy-instance"])
+def test_legacy_names_warn(raw, warning):
+    result = checked(**raw)
+    assert result.failures == []
+    assert any(w.startswith(warning) for w in result.warnings), result.warnings
+
+
+@pytest.mark.parametrize(("change", "changed", "replaces"), [
+    ({}, [], []),
+    ({"env": {**JAIS["env"], "MAX_INPUT_LENGTH": "2000"}}, [], []),
+    ({"env": {**JAIS["env"], "MAX_INPUT_LENGTH": 1800}}, ["env"], []),
+    ({"max_replica": 2}, ["max_replica"], []),
+    ({"custom_image": {**JAIS["custom_image"], "url": "ghcr.io/huggingface/text-generation-inference:3.1.1"}},
+     ["custom_image"], []),
+    ({"custom_image": None}, ["custom_image"], ["custom_image"]),
+    ({"region": "eu-west-1"}, ["region"], ["region"]),
+    ({"vendor": "gcp", "region": "us-east4", "instance_type": "nvidia-l4"},
+     ["vendor", "region", "instance_type"], ["vendor", "region"]),
+    ({"name": "jais-2"}, ["name"], ["name"]),
+    ({"type": "public"}, ["type"], ["type"]),
+    ({"adopt": True}, ["adopt"], []),
+], ids=["same", "string-vs-int-env", "env", "scaling", "image-tag", "image-variant", "region",
+        "vendor", "name", "type", "adopt"])
+def test_diff(change, changed, replaces):
+    """Replacement exactly on identity and placement; no spurious diffs from types or key order."""
+    olds = spec.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
+    news = checked(**change).inputs
+    assert spec.changed_keys(olds, news) == changed
+    assert spec.replace_keys(olds, news) == replaces
+
+
+@pytest.mark.parametrize(("change", "payload"), [
+    ({"env": {**JAIS["env"], "MAX_INPUT_LENGTH": 1800}},
+     {"model": {"env": {"MAX_BATCH_PREFILL_TOKENS": "2048", "MAX_INPUT_LENGTH": "1800", "MODEL_ID": "/repository",
+                        "QUANTIZE": "bitsandbytes", "TRUST_REMOTE_CODE": "true"}}}),
+    ({"max_replica": 3, "scale_to_zero_timeout": None, "min_replica": 1},
+     {"compute": {"scaling": {"maxReplica": 3, "minReplica": 1, "scaleToZeroTimeout": None}}}),
+    ({"custom_image": {**JAIS["custom_image"], "url": "ghcr.io/huggingface/text-generation-inference:3.1.1"}},
+     {"model": {"image": {"custom": {"url": "ghcr.io/huggingface/text-generation-inference:3.1.1", "port": 80,
+                                     "healthRoute": "/health"}}}}),
+    ({"revision": "0" * 40}, {"model": {"revision": "0" * 40}}),
+    ({"tags": ["a"]}, {"tags": ["a"]}),
+    ({"paused": True, "smoke_test": {"prompt": "hi"}}, {}),
+], ids=["env-whole-map", "scaling", "image-whole", "revision", "tags", "not-api-fields"])
+def test_update_payload_is_sparse(change, payload):
+    """PUT carries only what changed, with the whole image and env map."""
+    olds = spec.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
+    assert spec.update_payload(olds, checked(**change).inputs) == payload
+
+
+LIVE = {
+    "name": "jais-13b-chat", "type": "authenticated", "provider": {"vendor": "aws", "region": "us-east-1"},
+    "compute": {"accelerator": "gpu", "instanceType": "nvidia-a10g", "instanceSize": "x1",
+                "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15, "metric": "hardwareUsage",
+                            "measure": {"hardwareUsage": None}}},
+    "model": {"repository": "derek-thomas/jais-13b-chat-hf", "revision": None, "task": "text-generation",
+              "framework": "pytorch", "env": {"MAX_BATCH_PREFILL_TOKENS": "2048", "MAX_INPUT_LENGTH": "2000",
+                                               "MODEL_ID": "/repository", "QUANTIZE": "bitsandbytes",
+                                               "TRUST_REMOTE_CODE": "true"},
+              "secrets": {}, "image": {"custom": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4",
+                                                  "port": 80, "healthRoute": "/health"}}},
+    "healthRoute": "/health", "tags": [], "cacheHttpResponses": False,
+    "status": {"state": "running", "url": "http://x", "createdAt": "2026-01-01T00:00:00Z",
+               "updatedAt": "2026-01-01T00:00:01Z", "readyReplica": 1, "targetReplica": 1, "message": "ok"},
+}
+
+
+@pytest.mark.parametrize(("edit", "drift"), [
+    ({}, []),
+    ({"compute": {**LIVE["compute"], "scaling": {**LIVE["compute"]["scaling"], "maxReplica": 3}}}, ["max_replica"]),
+    ({"model": {**LIVE["model"], "env": {"MAX_INPUT_LENGTH": "1000"}}}, ["env"]),
+    ({"status": {**LIVE["status"], "state": "paused"}}, ["paused"]),
+    ({"model": {**LIVE["model"], "image": {"huggingface": {}}}}, ["custom_image"]),
+], ids=["none", "scaling-in-ui", "env-in-ui", "paused-in-ui", "image-in-ui"])
+def test_drift_from_api(edit, drift):
+    """Refresh maps the live endpoint back to inputs; server defaults are not drift."""
+    inputs = checked().inputs
+    assert spec.changed_keys(inputs, spec.inputs_from_api(inputs, {**LIVE, **edit})) == drift
+
+
+@pytest.mark.parametrize(("state", "min_replica", "paused", "verdict"), [
+    ("running", 1, False, spec.PROBE), ("pending", 1, False, spec.WAIT), ("initializing", 1, False, spec.WAIT),
+    ("scaledToZero", 0, False, spec.READY), ("scaledToZero", 1, False, spec.WAIT),
+    ("paused", 1, True, spec.READY), ("running", 1, True, spec.WAIT), ("paused", 1, False, spec.WAIT),
+    ("failed", 1, False, spec.FAILED), ("updateFailed", 1, False, spec.FAILED), ("updating", 1, False, spec.WAIT),
+], ids=lambda value: str(value))
+def test_readiness(state, min_replica, paused, verdict):
+    raw = {"status": {"state": state, "url": "http://x", "message": "m"}}
+    assert spec.readiness(raw, min_replica=min_replica, paused=paused)[0] == verdict
+
+
+def test_stack_endpoints_merges_defaults_under_each_endpoint():
+    result = spec.stack_endpoints("org", {"a": {"region": "eu-west-1"}, "b": {}},
+                                  {"vendor": "aws", "region": "us-east-1"})
+    assert result == {"a": {"vendor": "aws", "region": "eu-west-1", "name": "a", "namespace": "org"},
+                      "b": {"vendor": "aws", "region": "us-east-1", "name": "b", "namespace": "org"}}
+
+
+@pytest.mark.parametrize(("endpoints", "defaults", "message"), [
+    (["a"], None, 'hf-endpoints:endpoints must map endpoint names to settings, got ["a"]'),
+    ({"a": "x"}, None, "hf-endpoints:endpoints.a must be a mapping of settings"),
+    ({"a": {}}, ["x"], "hf-endpoints:defaults must be a mapping of settings"),
+    ({"a": {"name": "b"}}, None, "hf-endpoints:endpoints.a.name is not allowed"),
+], ids=["list", "scalar-endpoint", "bad-defaults", "name-key"])
+def test_stack_endpoints_rejects_bad_shapes(endpoints, defaults, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        spec.stack_endpoints("org", endpoints, defaults)
+
+
+def test_hourly_cost_counts_min_replicas_and_skips_paused():
+    assert spec.hourly_cost_at_min_replicas([
+        {"price_per_hour": 2.5, "min_replica": 2}, {"price_per_hour": 1.0, "min_replica": 0},
+        {"price_per_hour": 9.0, "min_replica": 1, "paused": True}]) == 5.0

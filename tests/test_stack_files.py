@@ -1,0 +1,223 @@
+"""The committed project and stack files: schema, shape, tutorial values, and no secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from providers.stack_files import (
+    DEFAULTS_KEY,
+    ENDPOINT_NAME_RE,
+    ENDPOINTS_KEY,
+    NAMESPACE_KEY,
+    PINNED_REVISION_RE,
+    TOKEN_KEY,
+    dump_text,
+    effective_endpoint,
+    load_stack,
+    new_yaml,
+    stack_path,
+    to_plain,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO.parent / "shared" / "schemas" / "pulumi-project.schema.json"
+STACKS = ("dev", "prod", "local")
+TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
+
+
+def _stack(name: str) -> dict[str, Any]:
+    return to_plain(load_stack(stack_path(REPO, name)))
+
+
+def _endpoint(stack: str, name: str) -> dict[str, Any]:
+    config = _stack(stack)["config"]
+    return effective_endpoint(config.get(DEFAULTS_KEY, {}), config[ENDPOINTS_KEY][name])
+
+
+def test_project_file_validates_against_pulumi_schema() -> None:
+    """Pulumi.yaml is a valid Pulumi project file (the published JSON schema, draft 2020-12)."""
+    if not SCHEMA.exists():
+        pytest.skip(f"schema not found at {SCHEMA}")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    jsonschema.Draft202012Validator(schema).validate(project)
+
+
+def test_project_file_declares_scalar_config() -> None:
+    """Pulumi.yaml: name, Python runtime with a venv, typed scalar keys, no structured keys, no token."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    assert project["name"] == "hf-endpoints"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    assert "main" not in project
+    config = project["config"]
+    assert config[NAMESPACE_KEY]["type"] == "string"
+    assert config["hf-endpoints:apiUrl"]["default"] == "https://api.endpoints.huggingface.cloud/v2"
+    assert config["hf-endpoints:readyTimeoutSeconds"] == {
+        "type": "integer",
+        "description": config["hf-endpoints:readyTimeoutSeconds"]["description"],
+        "default": 1800,
+    }
+    # Structured values cannot be declared; a declared token would be required in every stack.
+    assert ENDPOINTS_KEY not in config and DEFAULTS_KEY not in config and TOKEN_KEY not in config
+    for key, declaration in config.items():
+        assert key.startswith("hf-endpoints:"), key
+        assert declaration["type"] in {"string", "integer", "boolean"}, key
+        assert declaration["description"], key
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_file_shape(stack: str) -> None:
+    """Each stack file parses, sets only hf-endpoints: keys, a namespace and valid endpoint names."""
+    config = _stack(stack)["config"]
+    assert set(_stack(stack)) == {"config"}
+    assert all(key.startswith("hf-endpoints:") for key in config), sorted(config)
+    assert isinstance(config[NAMESPACE_KEY], str) and config[NAMESPACE_KEY]
+    assert TOKEN_KEY not in config  # a token is set with `pulumi config set --secret`, never committed
+    endpoints = config[ENDPOINTS_KEY]
+    assert endpoints and all(ENDPOINT_NAME_RE.match(name) for name in endpoints), list(endpoints)
+    for name in endpoints:
+        endpoint = effective_endpoint(config.get(DEFAULTS_KEY, {}), endpoints[name])
+        assert endpoint["repository"]
+        assert endpoint["type"] in {"public", "authenticated", "private"}
+        assert "secrets" not in endpoint
+        assert all(isinstance(v, str) for v in endpoint.get("env", {}).values()), "env values are strings"
+        if "scale_to_zero_timeout" in endpoint:
+            assert endpoint["min_replica"] == 0 and 15 <= endpoint["scale_to_zero_timeout"] <= 2880
+        assert endpoint["min_replica"] <= endpoint["max_replica"]
+        assert re.compile(endpoint["smoke_test"]["expect"])
+
+
+@pytest.mark.parametrize("name", ["Pulumi.yaml", *(f"Pulumi.{s}.yaml" for s in STACKS)])
+def test_committed_yaml_round_trips_byte_for_byte(name: str) -> None:
+    """The round-trip loader reproduces each file exactly, so promotion only touches changed values."""
+    text = (REPO / name).read_text()
+    assert dump_text(new_yaml().load(text)) == text
+
+
+def test_stacks_define_the_same_endpoints() -> None:
+    """dev, prod and local describe the same set of endpoints."""
+    names = {stack: sorted(_stack(stack)["config"][ENDPOINTS_KEY]) for stack in STACKS}
+    assert names["dev"] == names["prod"] == names["local"], names
+
+
+def test_prod_pins_revisions_and_dev_leaves_them_open() -> None:
+    """prod pins every endpoint to a 40-hex commit; dev (committed) follows the latest commit."""
+    for name in _stack("prod")["config"][ENDPOINTS_KEY]:
+        assert PINNED_REVISION_RE.match(_endpoint("prod", name)["revision"]), name
+    for name in _stack("dev")["config"][ENDPOINTS_KEY]:
+        assert "revision" not in _endpoint("dev", name), name
+
+
+def test_local_stack_points_at_the_emulator() -> None:
+    """local uses the emulator's URL and user."""
+    config = _stack("local")["config"]
+    assert config["hf-endpoints:apiUrl"] == "http://127.0.0.1:18787/v2"
+    assert config[NAMESPACE_KEY] == "local"
+
+
+PROMPT_START = "### Instruction: Your name is Jais"
+TUTORIAL = [
+    ("repository", "derek-thomas/jais-13b-chat-hf"),
+    ("framework", "pytorch"),
+    ("task", "text-generation"),
+    ("vendor", "aws"),
+    ("region", "us-east-1"),
+    ("accelerator", "gpu"),
+    ("instance_type", "nvidia-a10g"),
+    ("instance_size", "x1"),
+    ("type", "authenticated"),
+    ("min_replica", 0),
+    ("max_replica", 1),
+    ("scale_to_zero_timeout", 15),
+    ("custom_image.url", "ghcr.io/huggingface/text-generation-inference:1.3.4"),
+    ("custom_image.health_route", "/health"),
+    ("custom_image.port", 80),
+    ("env.MAX_BATCH_PREFILL_TOKENS", "2048"),
+    ("env.MAX_INPUT_LENGTH", "2000"),
+    ("env.MAX_TOTAL_TOKENS", "2048"),
+    ("env.TRUST_REMOTE_CODE", "true"),
+    ("env.QUANTIZE", "bitsandbytes"),
+    ("env.MODEL_ID", "/repository"),
+    ("smoke_test.expect", "(?i)positive|negative|neutral"),
+    ("smoke_test.max_new_tokens", 20),
+]
+
+
+def _get(mapping: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        mapping = mapping[part]
+    return mapping
+
+
+@pytest.mark.parametrize(("key", "expected"), TUTORIAL, ids=[key for key, _ in TUTORIAL])
+def test_dev_matches_the_tutorial(key: str, expected: Any) -> None:
+    """dev is the tutorial's deployment in the current API's names."""
+    assert _get(_endpoint("dev", "jais-13b-chat"), key) == expected
+
+
+def test_dev_smoke_test_is_the_sentiment_prompt() -> None:
+    """The smoke test asks Jais (in its chat format) to classify a sentence's sentiment."""
+    prompt = _endpoint("dev", "jais-13b-chat")["smoke_test"]["prompt"]
+    assert prompt.startswith(PROMPT_START) and prompt.endswith("### Response: [|AI|]")
+    assert "sentiment" in prompt and "positive, negative or neutral" in prompt
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("instance_type", "nvidia-a100"),
+        ("instance_size", "x1"),
+        ("min_replica", 1),
+        ("max_replica", 4),
+        ("type", "authenticated"),
+    ],
+)
+def test_prod_hardware_and_scaling(key: str, expected: Any) -> None:
+    """prod runs on one A100, 1 to 4 replicas, never scaled to zero."""
+    endpoint = _endpoint("prod", "jais-13b-chat")
+    assert endpoint[key] == expected
+    assert "scale_to_zero_timeout" not in endpoint
+
+
+@pytest.mark.parametrize("stack", ["prod", "local"])
+def test_model_keys_match_dev_except_revision(stack: str) -> None:
+    """prod and local serve dev's model: same image, env, task, framework, smoke test."""
+    dev = _endpoint("dev", "jais-13b-chat")
+    other = _endpoint(stack, "jais-13b-chat")
+    for key in ("repository", "framework", "task", "custom_image", "env", "smoke_test"):
+        assert other[key] == dev[key], key
+
+
+def _repo_files() -> list[Path]:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [REPO / name for name in out.decode().split("\0") if name]
+
+
+def test_no_file_contains_a_token() -> None:
+    """No tracked (or to-be-tracked) file contains something shaped like a Hugging Face token."""
+    offenders = []
+    for path in _repo_files():
+        try:
+            text = path.read_bytes().decode("utf-8", errors="ignore")
+        except OSError:
+            continue
+        if TOKEN_RE.search(text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
