@@ -60,7 +60,8 @@ class _Progress:
 
 def log_line(message: str) -> None:
     """Provider log lines go to stdout, which `pulumi up` shows as diagnostics. Never log tokens."""
-    print(f"hf-endpoints: {message}", file=sys.stdout, flush=True)
+    sys.stdout.write(f"hf-endpoints: {message}\n")  # one write: the host's 4 workers must not interleave
+    sys.stdout.flush()
 
 
 def wait_until_ready(

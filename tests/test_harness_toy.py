@@ -1,0 +1,256 @@
+"""Proves the harness (real provider host over gRPC + mini engine + program under mocks) with the toy provider."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from tests.harness import (
+    UNKNOWN,
+    CheckFailed,
+    Engine,
+    ProviderError,
+    ProviderHost,
+    Registration,
+    State,
+    deploy,
+    destroy,
+    preview,
+    refresh,
+    run_program,
+)
+from tests.harness.toy import ToyProvider, load
+
+PROJECT = "toyproj"
+PROGRAM = Path(__file__).parent / "harness" / "toy" / "program.py"
+TYPE = "pulumi-python:dynamic/toy:Record"
+BASE = {"a": {"name": "A", "value": 1}, "b": {"name": "B", "value": "x"}}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "toy.json"
+
+
+@pytest.fixture
+def host(db: Path) -> Iterator[ProviderHost]:
+    with ProviderHost(PROJECT, env={"TOY_DB": str(db)}) as h:
+        yield h
+
+
+def config(db: Path, records: dict[str, Any]) -> dict[str, object]:
+    return {"records": records, "dbPath": str(db)}
+
+
+def ops_by_name(steps: list[Any]) -> dict[str, str]:
+    return {s.urn.rsplit("::", 1)[1]: s.op for s in steps}
+
+
+def assert_state_matches_store(state: State, db: Path) -> None:
+    """Every resource in state exists in the backend with the outputs the state recorded, and nothing else."""
+    records = load(db)["records"]
+    assert {r["id"] for r in state.resources.values()} == set(records)
+    for entry in state.resources.values():
+        outs = {k: v for k, v in entry["outputs"].items() if k != "__provider"}
+        assert outs == records[entry["id"]]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected_ops", "expected_writes"),
+    [
+        pytest.param(
+            None,
+            BASE,
+            {"a": "create", "b": "create", "summary": "create"},
+            ["create", "create", "create"],
+            id="create-from-nothing",
+        ),
+        pytest.param(BASE, BASE, {"a": "same", "b": "same", "summary": "same"}, [], id="no-op"),
+        pytest.param(
+            BASE,
+            {**BASE, "a": {"name": "A", "value": 2}},
+            {"a": "update", "b": "same", "summary": "update"},
+            ["update", "update"],
+            id="update-in-place",
+        ),
+        pytest.param(
+            BASE,
+            {**BASE, "b": {"name": "B2", "value": "x"}},
+            {"a": "same", "b": "replace", "summary": "update"},
+            ["delete", "create", "update"],
+            id="replace-delete-before-create",
+        ),
+        pytest.param(
+            BASE,
+            {"a": BASE["a"]},
+            {"a": "same", "b": "delete", "summary": "update"},
+            ["update", "delete"],
+            id="removal-deletes",
+        ),
+    ],
+)
+def test_deploy_scenarios(
+    host: ProviderHost,
+    db: Path,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    expected_ops: dict[str, str],
+    expected_writes: list[str],
+) -> None:
+    state = State() if before is None else deploy(PROGRAM, host, State(), config(db, before)).state
+    log_before = load(db)["log"]
+    result = deploy(PROGRAM, host, state, config(db, after))
+
+    writes = load(db)["log"][len(log_before) :]
+    assert ops_by_name(result.steps) == expected_ops
+    assert Counter(op for op, _ in writes) == Counter(expected_writes)
+    assert_state_matches_store(result.state, db)
+    assert list(result.state.resources)[-1].endswith("::summary")  # registration order: dependents last
+    summary = result.state.by_name("summary")
+    assert summary["outputs"]["members"] == [result.exports["ids"][k] for k in after]
+    assert set(summary["dependencies"]) == {f"urn:pulumi:dev::{PROJECT}::{TYPE}::{k}" for k in after}
+    if "replace" in expected_ops.values():
+        (step,) = [s for s in result.steps if s.op == "replace"]
+        assert step.delete_before_replace
+        assert [op for op, _ in writes][:2] == ["delete", "create"]
+
+
+def test_numbers_come_back_as_floats_and_secrets_are_flagged(host: ProviderHost, db: Path) -> None:
+    result = deploy(PROGRAM, host, State(), {**config(db, BASE), "token": "s3cret"}, secret_keys=["token"])
+    assert result.state.by_name("a")["outputs"]["value"] == 1.0
+    assert isinstance(result.state.by_name("a")["outputs"]["revision"], float)
+    assert result.exports["token"] == "s3cret"
+    assert result.exports_secret == {"token"}
+    assert f"toy: created A as {result.exports['ids']['a']}" in host.log_lines()  # stdout = diagnostics
+
+
+def test_destroy_empties(host: ProviderHost, db: Path) -> None:
+    state = deploy(PROGRAM, host, State(), config(db, BASE)).state
+    steps = destroy(host, state)
+    assert [s.op for s in steps] == ["delete"] * 3
+    assert steps[0].urn.endswith("::summary")  # dependents first
+    assert load(db)["records"] == {}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected_ops"),
+    [
+        pytest.param(None, BASE, {"a": "create", "b": "create", "summary": "create"}, id="from-nothing"),
+        pytest.param(
+            BASE,
+            {"a": {"name": "A2", "value": 1}},
+            {"a": "replace", "b": "delete", "summary": "update"},
+            id="replace-and-remove",
+        ),
+    ],
+)
+def test_preview_makes_no_writes(
+    host: ProviderHost,
+    db: Path,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    expected_ops: dict[str, str],
+) -> None:
+    state = State() if before is None else deploy(PROGRAM, host, State(), config(db, before)).state
+    snapshot = db.read_bytes() if db.exists() else None
+
+    result = preview(PROGRAM, host, state, config(db, after))
+
+    assert ops_by_name(result.steps) == expected_ops
+    assert (db.read_bytes() if db.exists() else None) == snapshot
+    assert result.state == state
+    assert result.exports["ids"]["a"] == UNKNOWN  # new ids are not known in a preview
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        pytest.param({"a": {"name": "A", "colour": "red"}}, ("colour", "unknown property 'colour'"), id="bad-key"),
+        pytest.param({"a": {"name": ""}}, ("name", "name must be a non-empty string"), id="empty-name"),
+    ],
+)
+def test_check_failure_surfaces_property_and_reason(
+    host: ProviderHost, db: Path, records: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    with pytest.raises(CheckFailed) as err:
+        deploy(PROGRAM, host, State(), config(db, records))
+    assert err.value.failures == [expected]
+    assert err.value.urn.endswith("::a")
+    assert expected[0] in str(err.value)
+    assert not db.exists()
+
+
+def test_refresh_after_out_of_band_delete_drops_it(host: ProviderHost, db: Path) -> None:
+    state = deploy(PROGRAM, host, State(), config(db, BASE)).state
+    store = load(db)
+    del store["records"][state.by_name("b")["id"]]
+    db.write_text(json.dumps(store))
+
+    new_state, steps = refresh(host, state)
+
+    assert ops_by_name(steps) == {"a": "same", "b": "delete", "summary": "same"}
+    assert [u.rsplit("::", 1)[1] for u in new_state.resources] == ["a", "summary"]
+    assert_state_matches_store(new_state, db)
+
+
+def test_provider_error_surfaces_message_and_partial_state(host: ProviderHost, db: Path) -> None:
+    records = {"a": {"name": "A", "fail": "boom: quota exceeded"}, "b": {"name": "B"}}
+    with pytest.raises(ProviderError) as err:
+        deploy(PROGRAM, host, State(), config(db, records))
+    assert err.value.method == "Create"
+    assert "RuntimeError: boom: quota exceeded" in err.value.details  # the host sends the traceback
+    assert [u.rsplit("::", 1)[1] for u in err.value.state.resources] == ["b"]  # what a real engine would save
+    assert_state_matches_store(err.value.state, db)
+
+
+def test_independent_creates_run_in_parallel_batches_of_four(host: ProviderHost, db: Path) -> None:
+    host.configure({f"{PROJECT}:dbPath": str(db)})
+    provider = serialize_provider(ToyProvider())
+    regs = [Registration(TYPE, f"r{i}", {"__provider": provider, "name": f"R{i}", "sleep": 0.5}) for i in range(8)]
+    engine = Engine(host, "dev", PROJECT)
+
+    started = time.monotonic()
+    state, steps = engine.apply(regs, State())
+    elapsed = time.monotonic() - started
+
+    assert [s.op for s in steps] == ["create"] * 8
+    assert list(state.resources) == [engine.urn(r) for r in regs]  # registration order, not completion order
+    assert 0.9 < elapsed < 2.5, elapsed  # 8 x 0.5 s through 4 host workers ≈ 1 s; serial would be 4 s
+
+
+def test_apply_runs_dependents_after_dependencies_and_deletes_dependents_first(host: ProviderHost, db: Path) -> None:
+    host.configure({f"{PROJECT}:dbPath": str(db)})
+    provider = serialize_provider(ToyProvider())
+    engine = Engine(host, "dev", PROJECT)
+    parent = Registration(TYPE, "parent", {"__provider": provider, "name": "P", "sleep": 0.3})
+    child = Registration(TYPE, "child", {"__provider": provider, "name": "C"}, [engine.urn(parent)])
+
+    state, _ = engine.apply([child, parent], State())  # listed out of order on purpose
+    assert list(state.resources) == [engine.urn(parent), engine.urn(child)]
+    assert [op for op, _ in load(db)["log"]] == ["create", "create"]
+    assert load(db)["log"][0][1] == state.resources[engine.urn(parent)]["id"]
+
+    _, steps = engine.apply([], state)
+    assert [(s.op, s.urn) for s in steps] == [("delete", engine.urn(child)), ("delete", engine.urn(parent))]
+
+
+def test_run_program_captures_registrations_without_a_host(db: Path) -> None:
+    """Canned mode: outputs = inputs, so output-only values (ids) stay None; no provider code runs."""
+    run = run_program(PROGRAM, PROJECT, "dev", {**config(db, BASE), "token": "t"}, secret_keys=["token"])
+    assert [(r.type, r.name) for r in run.registrations][-1] == (TYPE, "summary")
+    assert sorted(r.name for r in run.registrations) == ["a", "b", "summary"]
+    a = next(r for r in run.registrations if r.name == "a")
+    assert a.inputs["name"] == "A"
+    assert isinstance(a.inputs["__provider"], str)  # unwrapped from the secret the SDK sends
+    assert run.exports["token"] == "t"
+    assert run.exports_secret == {"token"}
+    assert not db.exists()
