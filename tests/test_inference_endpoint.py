@@ -1,0 +1,285 @@
+"""InferenceEndpoint and EndpointsReady through the real provider host (`python -m pulumi.dynamic`, driven
+over gRPC as the engine drives it) against the emulator."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from emulator.process import EmulatorProcess
+from tests.conftest import EMULATOR_FAST_ARGS
+from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, READY_PROVIDER, EndpointStack, ops
+from tests.harness.provider_host import ProviderError, ProviderHost, urn
+
+pytestmark = pytest.mark.slow
+
+TGI = "ghcr.io/huggingface/text-generation-inference"
+JAIS = {
+    "repository": "derek-thomas/jais-13b-chat-hf", "task": "text-generation", "accelerator": "gpu",
+    "vendor": "aws", "region": "us-east-1", "instance_type": "nvidia-a10g", "instance_size": "x1",
+    "min_replica": 1, "max_replica": 1,
+    "custom_image": {"url": f"{TGI}:1.3.4", "health_route": "/health", "port": 80},
+    "env": {"MAX_BATCH_PREFILL_TOKENS": 2048, "MAX_INPUT_LENGTH": 2000, "QUANTIZE": "bitsandbytes",
+            "TRUST_REMOTE_CODE": True, "MODEL_ID": "/repository"},
+    "smoke_test": {"prompt": "Classify the sentiment: I love it.", "expect": "(?i)hello", "max_new_tokens": 5},
+}
+WRITES = ("POST", "PUT", "DELETE", "PATCH")
+
+
+def jais(**changes):
+    spec = copy.deepcopy(JAIS)
+    spec.update(changes)
+    return {key: value for key, value in spec.items() if value is not None}
+
+
+def api_calls(emulator, methods=None):
+    return [c for c in emulator.calls() if c["path"].startswith("/v2/")
+            and (methods is None or c["method"] in methods)]
+
+
+def start_host(emulator, token=None, **env):
+    host = ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": "0.05", **env})
+    host.start()
+    host.configure({"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hfToken": token or emulator.token},
+                   ["hf-endpoints:hfToken"])
+    return host
+
+
+@pytest.fixture
+def host(emulator):
+    host = start_host(emulator)
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def stack(host, emulator):
+    stack = EndpointStack(host)
+    yield stack
+    if stack.state.resources:
+        stack.destroy()
+
+
+def live(emulator, name, namespace="local"):
+    (endpoint,) = [e for e in emulator.endpoints(namespace) if e["name"] == name]
+    return endpoint
+
+
+def test_create_waits_until_ready_then_noop_makes_no_write(stack, emulator):
+    """Create returns at once; EndpointsReady waits for health and smoke test; a second up writes nothing."""
+    assert ops(stack.up({"jais": jais()})) == {"jais": "create", "endpoints-ready": "create"}
+    outs = stack.outputs("jais")
+    assert outs["state"] == "pending"  # create did not wait
+    ready = stack.state.by_name("endpoints-ready")["outputs"]
+    assert ready["states"] == {"local/jais": "running"}
+    assert live(emulator, "jais")["status"]["state"] == "running"
+    assert (outs["price_per_hour"], outs["dashboard_url"]) == (
+        1.0, "https://endpoints.huggingface.co/local/endpoints/jais")
+    assert outs["env"]["MAX_INPUT_LENGTH"] == "2000"
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais()})) == {"jais": "same", "endpoints-ready": "same"}
+    assert emulator.calls() == []  # check and diff made no HTTP call at all
+
+
+@pytest.mark.parametrize(("change", "path", "expected"), [
+    ({"env": {**JAIS["env"], "MAX_INPUT_LENGTH": 1800}}, ("model", "env", "MAX_INPUT_LENGTH"), "1800"),
+    ({"max_replica": 3}, ("compute", "scaling", "maxReplica"), 3),
+    ({"custom_image": {**JAIS["custom_image"], "url": f"{TGI}:3.1.1"}}, ("model", "image", "custom", "url"),
+     f"{TGI}:3.1.1"),
+], ids=["env", "scaling", "image-tag"])
+def test_update_in_place_sends_one_put(stack, emulator, change, path, expected):
+    """An in-place change is one PUT (its exact sparse body is tested in test_spec), then a new wait."""
+    stack.up({"jais": jais()})
+    created_at = stack.outputs("jais")["created_at"]
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais(**change)})) == {"jais": "update", "endpoints-ready": "update"}
+    assert [(c["method"], c["path"]) for c in api_calls(emulator, WRITES)] == [("PUT", "/v2/endpoint/local/jais")]
+    endpoint = live(emulator, "jais")
+    value = endpoint
+    for part in path:
+        value = value[part]
+    assert value == expected
+    assert endpoint["status"]["state"] == "running"  # EndpointsReady waited through `updating`
+    assert stack.outputs("jais")["created_at"] == created_at
+
+
+@pytest.mark.parametrize("change", [
+    {"region": "eu-west-1"},
+    {"vendor": "gcp", "region": "us-east4", "instance_type": "nvidia-l4"},
+    {"type": "public"},
+], ids=["region", "vendor", "type"])
+def test_replace_deletes_before_creating_the_same_name(stack, emulator, change):
+    stack.up({"jais": jais()})
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais(**change)}))["jais"] == "replace"
+    writes = [(c["method"], c["path"]) for c in api_calls(emulator, WRITES)]
+    assert writes == [("DELETE", "/v2/endpoint/local/jais"), ("POST", "/v2/endpoint/local")]
+    endpoint = live(emulator, "jais")
+    assert {key: endpoint["provider"][key] for key in ("vendor", "region")} == {
+        "vendor": change.get("vendor", "aws"), "region": change.get("region", "us-east-1")}
+    assert endpoint["status"]["state"] == "running"
+
+
+def test_rename_creates_the_new_name_and_deletes_the_old(stack, emulator):
+    """A new name is a new resource in the program; the old one is deleted after the new one is ready."""
+    stack.up({"jais": jais()})
+    assert ops(stack.up({"jais-v2": jais()})) == {"jais-v2": "create", "endpoints-ready": "update", "jais": "delete"}
+    assert [e["name"] for e in emulator.endpoints("local")] == ["jais-v2"]
+
+
+def test_name_change_on_the_same_resource_replaces(host, emulator):
+    """Through Diff itself: `name` is a replacement key, deleted first because names are reused."""
+    resource = urn("dev", PROJECT, ENDPOINT_TYPE, "jais")
+    inputs, _ = host.check(resource, {}, {"__provider": ENDPOINT_PROVIDER, **jais(), "name": "jais",
+                                          "namespace": "local"})
+    renamed, _ = host.check(resource, inputs, {**inputs, "name": "jais-2"})
+    outs = {**inputs, "state": "running"}
+    assert host.diff("local/jais", resource, outs, renamed) == ("some", ["name"], True)
+
+
+def test_pause_and_resume(stack, emulator):
+    stack.up({"jais": jais()})
+    emulator.clear_calls()
+    stack.up({"jais": jais(paused=True)})
+    assert [c["path"] for c in api_calls(emulator, WRITES)] == ["/v2/endpoint/local/jais/pause"]
+    assert live(emulator, "jais")["status"]["state"] == "paused"
+    assert stack.state.by_name("endpoints-ready")["outputs"]["states"] == {"local/jais": "paused"}
+    emulator.clear_calls()
+    stack.up({"jais": jais(paused=False)})
+    assert [c["path"] for c in api_calls(emulator, WRITES)] == ["/v2/endpoint/local/jais/resume"]
+    assert live(emulator, "jais")["status"]["state"] == "running"
+
+
+def test_scale_to_zero_counts_as_ready_with_min_replica_zero(stack, emulator):
+    stack.up({"jais": jais(min_replica=0, scale_to_zero_timeout=15)})
+    emulator.request("POST", "/v2/endpoint/local/jais/scale-to-zero", token=emulator.token)
+    stack.refresh()
+    assert stack.outputs("jais")["state"] == "scaledToZero"
+    steps = stack.up({"jais": jais(min_replica=0, scale_to_zero_timeout=15)})
+    assert ops(steps) == {"jais": "same", "endpoints-ready": "update"}  # updated_at moved: checked again
+    assert stack.state.by_name("endpoints-ready")["outputs"]["states"] == {"local/jais": "scaledToZero"}
+    assert live(emulator, "jais")["status"]["state"] == "scaledToZero"  # readiness did not wake it
+
+
+def test_refresh_reports_out_of_band_change_and_up_reverts_it(stack, emulator):
+    stack.up({"jais": jais()})
+    emulator.edit("local", "jais", {"compute": {"scaling": {"maxReplica": 3}}, "model": {"env": {"X": "1"}}})
+    stack.refresh()
+    outs = stack.outputs("jais")
+    assert (outs["max_replica"], outs["env"]) == (3, {"X": "1"})
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais()}))["jais"] == "update"
+    endpoint = live(emulator, "jais")
+    assert endpoint["compute"]["scaling"]["maxReplica"] == 1
+    assert endpoint["model"]["env"]["MAX_INPUT_LENGTH"] == "2000"
+
+
+def test_refresh_after_out_of_band_delete_drops_it_and_up_recreates(stack, emulator):
+    stack.up({"jais": jais()})
+    emulator.remove("local", "jais")
+    stack.refresh()
+    assert stack.names() == []
+    assert ops(stack.up({"jais": jais()}))["jais"] == "create"
+    assert live(emulator, "jais")["status"]["state"] == "running"
+
+
+def test_failed_start_names_the_endpoint_and_stays_destroyable(stack, emulator):
+    emulator.faults(fail_start_pattern="jais")
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais()})
+    assert "local/jais failed to deploy:" in failure.value.details
+    assert stack.names() == ["jais"]  # in state: destroy can remove it
+    stack.destroy()
+    assert emulator.endpoints("local") == []
+
+
+def test_failed_update_names_the_endpoint_and_stays_destroyable(stack, emulator):
+    stack.up({"jais": jais()})
+    emulator.faults(fail_update_pattern="jais")
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais(max_replica=2)})
+    assert "local/jais failed to update:" in failure.value.details
+    assert stack.outputs("jais")["max_replica"] == 2
+    stack.destroy()
+    assert emulator.endpoints("local") == []
+
+
+def test_conflict_without_adopt_fails_and_says_how(stack, emulator):
+    emulator.request("POST", "/v2/endpoint/local", {
+        "name": "jais", "type": "authenticated", "provider": {"vendor": "aws", "region": "us-east-1"},
+        "compute": {"accelerator": "gpu", "instanceType": "nvidia-a10g", "instanceSize": "x1",
+                    "scaling": {"minReplica": 1, "maxReplica": 1}},
+        "model": {"repository": "someone/else", "framework": "pytorch",
+                  "image": {"custom": {"url": f"{TGI}:1.0.0", "port": 80, "healthRoute": "/health"}}}},
+        token=emulator.token)
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais()})
+    assert "local/jais already exists" in failure.value.details
+    assert "set `adopt: true` under endpoints.jais" in failure.value.details
+    assert stack.names() == []
+    assert live(emulator, "jais")["model"]["repository"] == "someone/else"  # untouched
+
+    stack.up({"jais": jais(adopt=True)})
+    endpoint = live(emulator, "jais")
+    assert endpoint["model"]["repository"] == "derek-thomas/jais-13b-chat-hf"
+    assert endpoint["model"]["image"]["custom"]["url"] == f"{TGI}:1.3.4"
+    assert stack.names() == ["jais"]
+
+
+def test_adopt_refuses_an_endpoint_whose_placement_differs(stack, emulator):
+    """Adoption updates in place; what cannot change in place (here the image variant) is refused."""
+    emulator.request("POST", "/v2/endpoint/local", {
+        "name": "jais", "type": "authenticated", "provider": {"vendor": "aws", "region": "us-east-1"},
+        "compute": {"accelerator": "gpu", "instanceType": "nvidia-a10g", "instanceSize": "x1",
+                    "scaling": {"minReplica": 1, "maxReplica": 1}},
+        "model": {"repository": "someone/else", "framework": "pytorch", "image": {"huggingface": {}}}},
+        token=emulator.token)
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais(adopt=True)})
+    assert ("local/jais exists with different custom_image (live: custom_image=null); these cannot change in "
+            "place, so it cannot be adopted.") in failure.value.details
+    assert live(emulator, "jais")["model"]["repository"] == "someone/else"
+
+
+def test_timeout_fails_with_the_waiting_endpoint(stack, emulator):
+    emulator.configure(startup_seconds=30)
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais()}, timeout_seconds=0.5)
+    assert "timed out after 0s waiting for local/jais" in failure.value.details or \
+           "timed out after 1s waiting for local/jais" in failure.value.details
+    assert stack.names() == ["jais"]
+
+
+def test_destroy_waits_until_the_name_is_gone(stack, emulator):
+    stack.up({"a": jais(), "b": jais(instance_type="nvidia-l4")})
+    stack.destroy()
+    assert emulator.endpoints("local") == []
+    assert [c["status"] for c in api_calls(emulator, ("DELETE",))] == [200, 200]
+
+
+def test_no_token_in_pickle_outputs_or_logs():
+    """The provider object is pickled into state: it, every output and every log line of the host stay free
+    of the token (and of secret values in logs)."""
+    canary = "hf_canary_token_for_the_leak_test"
+    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{canary}=local"]) as emulator:
+        host = start_host(emulator, token=canary)
+        try:
+            stack = EndpointStack(host)
+            seen = []
+            for spec in (jais(secrets={"API_KEY": "s3cret-value"}),
+                         jais(max_replica=2, secrets={"API_KEY": "s3cret-value"})):
+                stack.up({"jais": spec})
+                seen.append(stack.state.to_json())
+            stack.refresh()
+            seen.append(stack.state.to_json())
+            stack.destroy()
+            logs = "\n".join(host.log_lines())
+        finally:
+            host.close()
+    assert "s3cret-value" in seen[0]  # the secret is echoed (the engine marks it secret by key)...
+    for blob in (ENDPOINT_PROVIDER, READY_PROVIDER, logs, *seen):
+        assert canary not in blob
+    assert "s3cret-value" not in logs  # ...but never logged
+    assert "hf-endpoints: local/jais: created (pending)" in logs
+    assert "hf-endpoints: local/jais: ready (health 200 and smoke test matched)" in logs
