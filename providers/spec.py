@@ -100,10 +100,21 @@ def is_unknown(value: Any) -> bool:
     return type(value).__name__ == "Unknown" or value == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
+def _as_written(value: Any) -> Any:
+    """Engine floats back to the integers the user wrote (`5.0` -> `5`), recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    return value
+
+
 def show(value: Any) -> str:
     """A value as the user wrote it in YAML/JSON terms (`"abc"`, `5`, `true`)."""
     try:
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(_as_written(value), sort_keys=True)
     except TypeError:
         return repr(value)
 
