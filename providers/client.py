@@ -170,10 +170,14 @@ class EndpointsClient:
         return self._call("POST", f"/endpoint/{namespace}/{name}/pause")
 
     def resume(self, namespace: str, name: str) -> dict[str, Any]:
-        """Resume; an endpoint that is already running is not an error (as huggingface_hub's running_ok)."""
+        """Resume. A 400 from an endpoint that is no longer paused (already running, or already starting
+        because an earlier attempt landed although its answer was lost) is success, as huggingface_hub's
+        `running_ok`."""
         response = self._send("POST", f"{self.api_url}/endpoint/{namespace}/{name}/resume")
-        if response.status_code == 400 and "already running" in response.text:
-            return self.get(namespace, name) or {}
+        if response.status_code == 400:
+            current = self.get(namespace, name)
+            if current is not None and current["status"]["state"] not in ("paused", "failed"):
+                return current
         hf_raise_for_status(response)
         return response.json()
 

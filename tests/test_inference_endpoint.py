@@ -283,3 +283,29 @@ def test_no_token_in_pickle_outputs_or_logs():
     assert "s3cret-value" not in logs  # ...but never logged
     assert "hf-endpoints: local/jais: created (pending)" in logs
     assert "hf-endpoints: local/jais: ready (health 200 and smoke test matched)" in logs
+
+
+def test_converges_under_injected_faults(stack, emulator):
+    """20% 5xx, 10% 429 (with Retry-After), 10% answers lost after the change landed, 5% dropped
+    connections: create, update, pause, resume and destroy still converge, and the live list matches state."""
+    emulator.faults(error_rate=0.2, rate_limit_rate=0.1, retry_after_seconds=0.05, error_after_rate=0.1,
+                    drop_rate=0.05)
+    specs = {name: jais(instance_type=kind) for name, kind in
+             (("a", "nvidia-a10g"), ("b", "nvidia-l4"), ("c", "nvidia-t4"))}
+    stack.up(specs)
+    stack.up({**specs, "a": jais(max_replica=2), "b": jais(instance_type="nvidia-l4", paused=True)})
+    stack.up({**specs, "a": jais(max_replica=2)})
+    injected = [c for c in api_calls(emulator) if c["status"] in (0, 429, 500, 502, 503)]
+    emulator.faults(error_rate=0, rate_limit_rate=0, error_after_rate=0, drop_rate=0)
+    by_name = {e["name"]: e for e in emulator.endpoints("local")}
+    assert sorted(by_name) == sorted(stack.names()) == ["a", "b", "c"]
+    for name in by_name:
+        assert by_name[name]["status"]["state"] == "running"
+        assert by_name[name]["compute"]["scaling"]["maxReplica"] == stack.outputs(name)["max_replica"]
+    assert by_name["a"]["compute"]["scaling"]["maxReplica"] == 2
+    assert injected, "no fault was injected"  # ~40 calls at 35%: the faults really happened
+    emulator.faults(error_rate=0.2, rate_limit_rate=0.1, retry_after_seconds=0.05, error_after_rate=0.1,
+                    drop_rate=0.05)
+    stack.destroy()
+    emulator.faults(error_rate=0, rate_limit_rate=0, error_after_rate=0, drop_rate=0)
+    assert emulator.endpoints("local") == []
