@@ -14,9 +14,10 @@ ready = EndpointsReady("endpoints-ready", list(endpoints.values()),
                        timeout_seconds=config.get_int("readyTimeoutSeconds"))
 
 for name, endpoint in endpoints.items():
+    label = f"{namespace}/{name}"
     pulumi.export(name, {
-        "url": endpoint.url,
-        "state": ready.states.apply(lambda states, label=f"{namespace}/{name}": (states or {}).get(label)),
+        "url": ready.urls.apply(lambda urls, label=label: (urls or {}).get(label)),
+        "state": ready.states.apply(lambda states, label=label: (states or {}).get(label)),
         "dashboard_url": endpoint.dashboard_url,
         "price_per_hour": endpoint.price_per_hour,
     })

@@ -91,6 +91,7 @@ class EndpointsReadyProvider(ConfiguredProvider):
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
             "states": {label: raw["status"]["state"] for label, raw in finals.items()},
+            "urls": {label: raw["status"].get("url") or "" for label, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
         }
 
@@ -99,6 +100,10 @@ class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
     """Succeeds when every listed endpoint is ready (see `providers.readiness`)."""
 
     states: pulumi.Output[dict]
+    """`namespace/name` -> the state each endpoint was ready in (running, scaledToZero or paused)."""
+    urls: pulumi.Output[dict]
+    """`namespace/name` -> the endpoint's URL once ready (an InferenceEndpoint's own `url` is the one the API
+    answered at create/update time, often empty until it is deployed)."""
     ready_seconds: pulumi.Output[float]
 
     def __init__(self, resource_name: str, endpoints: Sequence[Any], timeout_seconds: float | None = None,
@@ -107,6 +112,7 @@ class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
             "endpoints": [readiness_view(endpoint) for endpoint in endpoints],
             "timeout_seconds": timeout_seconds,
             "states": None,
+            "urls": None,
             "ready_seconds": None,
         }
         super().__init__(EndpointsReadyProvider(), resource_name, props, opts)

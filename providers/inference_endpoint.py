@@ -172,8 +172,8 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
         image = props.get("custom_image")
         if isinstance(image, Mapping) and image.get("credentials"):
             props["custom_image"] = pulumi.Output.secret(image)
-        for key in spec.OUTPUT_ONLY_KEYS:
-            props.setdefault(key, None)
+        for key in (*spec.INPUT_KEYS, *spec.OUTPUT_ONLY_KEYS):
+            props.setdefault(key, None)  # None: not an input, but wired as an output attribute
         defaults = pulumi.ResourceOptions(delete_before_replace=True, additional_secret_outputs=["secrets"])
         super().__init__(InferenceEndpointProvider(), resource_name, props,
                          pulumi.ResourceOptions.merge(defaults, opts))

@@ -1,0 +1,163 @@
+"""End to end: `__main__.py` under Pulumi's mocks with a real stack file's config, every InferenceEndpoint and
+EndpointsReady registration handed to the real provider host against the emulator, state kept between runs
+like a state file."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+
+from emulator.process import EmulatorProcess
+from providers import promote
+from providers.stack_files import load_stack, to_plain
+from tests.conftest import EMULATOR_FAST_ARGS
+from tests.endpoint_stack import PROJECT
+from tests.harness import program
+from tests.harness.engine import State
+from tests.harness.provider_host import ProviderHost
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+MAIN = REPO / "__main__.py"
+TOKEN = "hf_e2e_token"
+WRITES = ("POST", "PUT", "DELETE")
+
+
+@pytest.fixture(scope="module")
+def emulator_e2e():
+    """The emulator with one token for user `local`, member of `my-org` (the dev and prod namespace), and
+    a reply that the stack files' smoke tests accept."""
+    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{TOKEN}=local:my-org", "--reply",
+                          "positive"]) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(emulator_e2e):
+    emulator_e2e.reset()
+    yield emulator_e2e
+
+
+def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO) -> dict[str, object]:
+    """The stack file's `config:` as the engine passes it, pointed at the emulator."""
+    config = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml")["config"])
+    config["hf-endpoints:apiUrl"] = emulator.api_url
+    config["hf-endpoints:hfToken"] = TOKEN
+    return config
+
+
+class Project:
+    """`pulumi up` / `pulumi destroy` on one stack, with a state file kept in memory."""
+
+    def __init__(self, stack: str, host: ProviderHost):
+        self.stack, self.host, self.state = stack, host, State()
+
+    def up(self, config: dict[str, object]) -> program.DeployResult:
+        result = program.deploy(MAIN, self.host, self.state, config, ["hf-endpoints:hfToken"], stack=self.stack)
+        self.state = result.state
+        return result
+
+    def destroy(self) -> None:
+        program.destroy(self.host, self.state)
+        self.state = State()
+
+
+@pytest.fixture
+def host():
+    with ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": "0.05"}) as host:
+        yield host
+
+
+def ops(result: program.DeployResult) -> dict[str, str]:
+    return {step.urn.rsplit("::", 1)[1]: step.op for step in result.steps}
+
+
+def writes(emulator: EmulatorProcess) -> list[tuple[str, str]]:
+    return [(c["method"], c["path"]) for c in emulator.calls()
+            if c["path"].startswith("/v2/") and c["method"] in WRITES]
+
+
+def endpoints_section(config: dict[str, object]) -> dict[str, dict]:
+    return config["hf-endpoints:endpoints"]  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "prod"])
+def test_stack_lifecycle(stack, emulator, host):
+    """Up from nothing, up again (no writes), a config change (update in place), a region change (replace),
+    an endpoint removed from the YAML (deleted), destroy (nothing left)."""
+    project = Project(stack, host)
+    config = stack_config(stack, emulator)
+    namespace = config["hf-endpoints:namespace"]
+    (name,) = endpoints_section(config)
+
+    first = project.up(config)
+    assert ops(first) == {name: "create", "endpoints-ready": "create"}
+    exports = first.exports[name]
+    assert exports["state"] == "running"
+    assert exports["url"] == f"{emulator.base_url}/e/{namespace}/{name}"
+    assert exports["dashboard_url"] == f"https://endpoints.huggingface.co/{namespace}/endpoints/{name}"
+    expected_price = {"local": 1.0, "dev": 1.0, "prod": 2.5}[stack]
+    assert exports["price_per_hour"] == expected_price
+    minimum = endpoints_section(config)[name]["min_replica"]
+    assert first.exports["hourly_cost_at_min_replicas"] == expected_price * minimum
+
+    emulator.clear_calls()
+    assert set(ops(project.up(config)).values()) == {"same"}
+    assert writes(emulator) == []
+
+    changed = copy.deepcopy(config)
+    endpoints_section(changed)[name]["env"]["MAX_INPUT_LENGTH"] = "1800"
+    emulator.clear_calls()
+    assert ops(project.up(changed)) == {name: "update", "endpoints-ready": "update"}
+    assert writes(emulator) == [("PUT", f"/v2/endpoint/{namespace}/{name}")]
+
+    moved = copy.deepcopy(changed)
+    endpoints_section(moved)[name]["region"] = "eu-west-1"
+    emulator.clear_calls()
+    assert ops(project.up(moved)) == {name: "replace", "endpoints-ready": "update"}
+    assert writes(emulator) == [("DELETE", f"/v2/endpoint/{namespace}/{name}"), ("POST", f"/v2/endpoint/{namespace}")]
+    (live,) = emulator.endpoints(namespace)
+    assert (live["provider"]["region"], live["model"]["env"]["MAX_INPUT_LENGTH"]) == ("eu-west-1", "1800")
+
+    two = copy.deepcopy(moved)
+    endpoints_section(two)["extra"] = {**endpoints_section(moved)[name], "smoke_test": None}
+    del endpoints_section(two)["extra"]["smoke_test"]
+    assert ops(project.up(two))["extra"] == "create"
+    assert sorted(e["name"] for e in emulator.endpoints(namespace)) == sorted([name, "extra"])
+    assert ops(project.up(moved))["extra"] == "delete"
+    assert [e["name"] for e in emulator.endpoints(namespace)] == [name]
+
+    project.destroy()
+    assert emulator.endpoints(namespace) == []
+
+
+def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
+    """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place."""
+    for stack in ("dev", "prod"):
+        shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path)
+    prod = Project("prod", host)
+    prod.up(stack_config("prod", emulator, tmp_path))
+
+    dev_file = tmp_path / "Pulumi.dev.yaml"
+    tested = "0123456789abcdef0123456789abcdef01234567"
+    dev_file.write_text(dev_file.read_text().replace(
+        "      repository: derek-thomas/jais-13b-chat-hf\n",
+        f"      repository: derek-thomas/jais-13b-chat-hf\n      revision: {tested}\n", 1)
+        .replace('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1900"'))
+    assert promote.main(["dev", "prod", "--dir", str(tmp_path), "--check"]) == 1
+    assert promote.main(["dev", "prod", "--dir", str(tmp_path)]) == 0
+
+    config = stack_config("prod", emulator, tmp_path)
+    (endpoint,) = endpoints_section(config).values()
+    assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (tested, "1900")
+    assert (endpoint["instance_type"], endpoint["min_replica"], endpoint["max_replica"]) == ("nvidia-a100", 1, 4)
+    emulator.clear_calls()
+    assert ops(prod.up(config)) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
+    assert writes(emulator) == [("PUT", "/v2/endpoint/my-org/jais-13b-chat")]
+    (live,) = emulator.endpoints("my-org")
+    assert (live["model"]["revision"], live["compute"]["instanceType"]) == (tested, "nvidia-a100")
+    prod.destroy()
