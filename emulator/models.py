@@ -1,0 +1,479 @@
+"""The endpoint record, its wire shape (contract §5), and the parsing and validation of request bodies.
+
+Parsing follows the real service: a body of the wrong *shape* is a plain-text 422 in serde's wording
+(`ShapeError`), a body with the right shape but invalid *values* is a JSON 400 (`BadRequest`). Unknown keys
+are ignored, as serde does, except inside a `model.image` variant, where they are kept verbatim.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator import catalog
+from emulator.errors import BadRequest, JsonSyntaxError, ShapeError
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+TYPES = ("public", "authenticated", "private", "protected")
+ACCELERATORS = ("cpu", "gpu", "neuron")
+METRICS = ("hardwareUsage", "pendingRequests")
+IMAGE_VARIANTS = (
+    "huggingface", "huggingfaceNeuron", "custom", "tgi", "tgiNeuron", "tei", "llamacpp", "vLLM", "sGLang",
+    "vLLMNeuron", "hfServe",
+)
+URL_LESS_VARIANTS = ("huggingface", "huggingfaceNeuron")
+REDACTED_CREDENTIALS = {"username": "", "password": None}
+STATES = ("pending", "initializing", "updating", "updateFailed", "running", "paused", "failed", "scaledToZero")
+MESSAGES = {
+    "pending": "Endpoint waiting to be scheduled",
+    "initializing": "Endpoint is initializing",
+    "updating": "Endpoint waiting for the update",
+    "updateFailed": "Endpoint failed to update",
+    "running": "Endpoint is ready",
+    "paused": "Endpoint is paused",
+    "failed": "Endpoint failed to deploy",
+    "scaledToZero": "Endpoint is scaled to zero",
+}
+
+
+# ---------------------------------------------------------------------------------------------- shape checks
+
+def _describe(value: Any) -> str:
+    """serde's wording for an unexpected JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    return "sequence" if isinstance(value, list) else "map"
+
+
+def _bad_type(path: str, value: Any, expected: str) -> ShapeError:
+    return ShapeError(path, f"invalid type: {_describe(value)}, expected {expected}")
+
+
+def _str(v: Any, p: str) -> str:
+    if not isinstance(v, str):
+        raise _bad_type(p, v, "a string")
+    return v
+
+
+def _uint(v: Any, p: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _bad_type(p, v, "u32")
+    if not 0 <= v < 2**32:
+        raise ShapeError(p, f"invalid value: integer `{v}`, expected u32")
+    return v
+
+
+def _bool(v: Any, p: str) -> bool:
+    if not isinstance(v, bool):
+        raise _bad_type(p, v, "a boolean")
+    return v
+
+
+def _float(v: Any, p: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _bad_type(p, v, "f64")
+    return float(v)
+
+
+def _obj(v: Any, p: str, what: str = "a map") -> dict:
+    if not isinstance(v, dict):
+        raise _bad_type(p, v, what)
+    return v
+
+
+def _str_list(v: Any, p: str) -> list[str]:
+    if not isinstance(v, list):
+        raise _bad_type(p, v, "a sequence")
+    return [_str(x, f"{p}[{i}]") for i, x in enumerate(v)]
+
+
+def _str_map(v: Any, p: str, null_values: bool = False) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for k, x in _obj(v, p).items():
+        out[k] = None if (x is None and null_values) else _str(x, f"{p}.{k}")
+    return out
+
+
+def _enum(choices: tuple[str, ...]):
+    def check(v: Any, p: str) -> str:
+        if not isinstance(v, str):
+            raise _bad_type(p, v, "a string")
+        if v not in choices:
+            expected = ", ".join(f"`{c}`" for c in choices)
+            raise ShapeError(p, f"unknown variant `{v}`, expected one of {expected}")
+        return v
+    return check
+
+
+def _measure(v: Any, p: str) -> dict[str, float | None]:
+    m = _obj(v, p)
+    if len(m) != 1:
+        raise ShapeError(p, "invalid type: map, expected map with a single key")
+    (key, threshold), = m.items()
+    _enum(METRICS)(key, p)
+    return {key: None if threshold is None else _float(threshold, f"{p}.{key}")}
+
+
+def _image(v: Any, p: str) -> dict:
+    img = _obj(v, p)
+    if len(img) != 1:
+        raise ShapeError(p, "invalid type: map, expected map with a single key")
+    (variant, conf), = img.items()
+    _enum(IMAGE_VARIANTS)(variant, p)
+    q = f"{p}.{variant}"
+    conf = dict(_obj(conf, q, f"struct variant {variant}"))
+    if variant not in URL_LESS_VARIANTS:
+        if "url" not in conf:
+            raise ShapeError(q, "missing field `url`")
+        _str(conf["url"], f"{q}.url")
+    if conf.get("port") is not None:
+        _uint(conf["port"], f"{q}.port")
+    if conf.get("healthRoute") is not None:
+        _str(conf["healthRoute"], f"{q}.healthRoute")
+    if conf.get("credentials") is not None:
+        cred = _obj(conf["credentials"], f"{q}.credentials")
+        if cred.get("username") is not None:
+            _str(cred["username"], f"{q}.credentials.username")
+        if cred.get("password") is not None:
+            _str(cred["password"], f"{q}.credentials.password")
+    return {variant: copy.deepcopy(conf)}
+
+
+# name -> (checker | nested spec, required on create, nullable)
+Spec = dict[str, tuple[Any, bool, bool]]
+SCALING: Spec = {
+    "minReplica": (_uint, True, False),
+    "maxReplica": (_uint, True, False),
+    "scaleToZeroTimeout": (_uint, False, True),
+    "metric": (_enum(METRICS), False, True),
+    "measure": (_measure, False, True),
+    "threshold": (_float, False, True),
+}
+COMPUTE: Spec = {
+    "accelerator": (_enum(ACCELERATORS), True, False),
+    "instanceType": (_str, True, False),
+    "instanceSize": (_str, True, False),
+    "id": (_str, False, True),
+    "scaling": (SCALING, True, False),
+}
+MODEL: Spec = {
+    "repository": (_str, True, False),
+    "framework": (_str, True, False),
+    "revision": (_str, False, True),
+    "task": (_str, False, False),
+    "image": (_image, True, False),
+    "env": (_str_map, False, True),
+    "secrets": (lambda v, p: _str_map(v, p, null_values=True), False, True),
+    "command": (_str_list, False, True),
+    "args": (_str_list, False, True),
+    "fromCatalog": (_bool, False, True),
+}
+ENDPOINT: Spec = {
+    "name": (_str, True, False),
+    "type": (_enum(TYPES), True, False),
+    "provider": ({"vendor": (_str, True, False), "region": (_str, True, False)}, True, False),
+    "compute": (COMPUTE, True, False),
+    "model": (MODEL, True, False),
+    "tags": (_str_list, False, True),
+    "cacheHttpResponses": (_bool, False, True),
+    "route": ({"domain": (_str, False, True), "path": (_str, False, True)}, False, True),
+    "privateService": (
+        {"accountId": (_str, True, False), "shared": (_bool, False, True), "region": (_str, False, True)},
+        False, True,
+    ),
+    "experimentalFeatures": (lambda v, p: copy.deepcopy(_obj(v, p)), False, True),
+    "accountId": (_str, False, True),
+}
+# Keys whose object value replaces the stored one whole in a PUT instead of being merged key by key.
+REPLACED_WHOLE = {"model.image", "model.env", "model.secrets", "route", "privateService",
+                  "experimentalFeatures", "compute.scaling.measure"}
+
+
+def _check(spec: Spec, value: Any, path: str, partial: bool) -> dict:
+    """Check `value` against `spec`; returns only the known keys (with explicit nulls kept)."""
+    obj = _obj(value, path or "", "struct Endpoint" if not path else f"struct {path.rsplit('.', 1)[-1]}")
+    out: dict[str, Any] = {}
+    for key, (checker, required, nullable) in spec.items():
+        sub = f"{path}.{key}" if path else key
+        if key not in obj:
+            if required and not partial:
+                raise ShapeError(path, f"missing field `{key}`")
+            continue
+        v = obj[key]
+        if v is None:
+            if sub == "model.task":
+                # huggingface_hub#2510: the service words a null task as a JSON parse error.
+                raise JsonSyntaxError("model.task: invalid type: null, expected a string")
+            if not nullable:
+                raise _bad_type(sub, v, "a map" if isinstance(checker, dict) else "a value")
+            out[key] = None
+        elif isinstance(checker, dict):
+            out[key] = _check(checker, v, sub, partial and sub not in REPLACED_WHOLE)
+        else:
+            out[key] = checker(v, sub)
+    return out
+
+
+def parse_create(body: Any) -> dict:
+    """A create body -> a normalized config (camelCase keys, defaults filled in)."""
+    cfg = _check(ENDPOINT, body, "", partial=False)
+    model, compute = cfg["model"], cfg["compute"]
+    if model.get("args") == []:
+        raise BadRequest("model.args must not be empty; omit it when the container takes no arguments")
+    if any(v is None for v in (model.get("secrets") or {}).values()):
+        raise BadRequest("model.secrets values must be strings")
+    compute["scaling"].setdefault("scaleToZeroTimeout", None)
+    model.setdefault("revision", None)
+    model.setdefault("task", None)
+    model["env"] = model.get("env") or {}
+    model["secrets"] = model.get("secrets") or {}
+    cfg["tags"] = cfg.get("tags") or []
+    cfg["cacheHttpResponses"] = bool(cfg.get("cacheHttpResponses"))
+    if cfg["type"] == "protected":  # contract §8.1: the service coerces the legacy `protected` to `private`
+        cfg["type"] = "private"
+    return cfg
+
+
+def parse_update(body: Any) -> dict:
+    """A PUT body -> a sparse patch (absent keys absent, explicit nulls kept)."""
+    patch = _check(ENDPOINT, body, "", partial=True)
+    if patch.get("type") == "protected":
+        patch["type"] = "private"
+    return patch
+
+
+def _deep_merge(current: dict, patch: dict, path: str) -> dict:
+    out = copy.deepcopy(current)
+    for key, value in patch.items():
+        sub = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and sub not in REPLACED_WHOLE and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value, sub)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge(current: dict, patch: dict) -> dict:
+    """PUT merge rules: absent keeps, null clears, lists and REPLACED_WHOLE objects replace whole."""
+    out = _deep_merge(current, patch, "")
+    model = out["model"]
+    model["env"] = model.get("env") or {}
+    secrets = model.get("secrets") or {}
+    old_secrets = current["model"].get("secrets") or {}
+    # A null secret value (what a read returns) keeps the stored value, so echoing a read back is harmless.
+    for k, v in list(secrets.items()):
+        if v is None:
+            if k not in old_secrets:
+                raise BadRequest(f"model.secrets.{k} has no value: send the secret's value")
+            secrets[k] = old_secrets[k]
+    model["secrets"] = secrets
+    # Echoing the redacted registry credentials back keeps the stored ones.
+    ((variant, conf),) = model["image"].items()
+    old_conf = current["model"]["image"].get(variant) or {}
+    if conf.get("credentials") == REDACTED_CREDENTIALS and "credentials" in old_conf:
+        conf["credentials"] = copy.deepcopy(old_conf["credentials"])
+    out["tags"] = out.get("tags") or []
+    out["cacheHttpResponses"] = bool(out.get("cacheHttpResponses"))
+    return out
+
+
+def validate(cfg: dict) -> catalog.Hardware:
+    """The service's value checks (400); returns the catalog entry the config deploys on."""
+    name = cfg["name"]
+    if not NAME_RE.match(name):
+        raise BadRequest(
+            f"Invalid endpoint name '{name}': it must only contain lowercase alphanumeric characters or '-', "
+            "start and end with an alphanumeric character, and be at most 32 characters long"
+        )
+    vendor, region = cfg["provider"]["vendor"], cfg["provider"]["region"]
+    if vendor not in catalog.CATALOG:
+        raise BadRequest(f"Unknown vendor '{vendor}' (known: {', '.join(catalog.CATALOG)})")
+    if not catalog.has_region(vendor, region):
+        raise BadRequest(f"Region '{region}' is not available for vendor '{vendor}'")
+    compute, model = cfg["compute"], cfg["model"]
+    accel, itype, isize = compute["accelerator"], compute["instanceType"], compute["instanceSize"]
+    if (itype, isize) in catalog.LEGACY_INSTANCES or itype in catalog.LEGACY_TYPES or isize in catalog.LEGACY_SIZES:
+        new = catalog.LEGACY_INSTANCES.get((itype, isize))
+        hint = f"use instanceType '{new[0]}' and instanceSize '{new[1]}'" if new else (
+            "use the current names, e.g. instanceType 'nvidia-a10g' and instanceSize 'x1'")
+        raise BadRequest(f"Instance '{itype}' / '{isize}' uses the legacy naming retired in May 2024: {hint}")
+    hw = catalog.find(vendor, region, accel, itype, isize)
+    if hw is None:
+        raise BadRequest(
+            f"Instance type '{itype}' of size '{isize}' with accelerator '{accel}' is not available in "
+            f"{vendor}/{region}; see GET /v2/provider/{{namespace}} for the available hardware"
+        )
+    if hw.status in ("deprecated", "not_available"):
+        raise BadRequest(f"Instance {hw.id} is {hw.status} and cannot be deployed")
+    if compute.get("id") not in (None, hw.id):
+        raise BadRequest(f"compute.id '{compute['id']}' does not match the instance {hw.id}")
+    scaling = compute["scaling"]
+    lo, hi, stz = scaling["minReplica"], scaling["maxReplica"], scaling.get("scaleToZeroTimeout")
+    if hi < 1:
+        raise BadRequest("compute.scaling.maxReplica must be at least 1")
+    if lo > hi:
+        raise BadRequest(f"compute.scaling.minReplica ({lo}) must be less than or equal to maxReplica ({hi})")
+    if stz is not None:
+        if lo != 0:
+            raise BadRequest("compute.scaling.scaleToZeroTimeout can only be set when minReplica is 0")
+        if not 15 <= stz <= 2880:
+            raise BadRequest(f"compute.scaling.scaleToZeroTimeout must be between 15 and 2880 minutes (got {stz})")
+    metric, measure = scaling.get("metric"), scaling.get("measure")
+    if metric and measure and metric not in measure:
+        raise BadRequest(f"compute.scaling.measure must be keyed by the metric '{metric}'")
+    for key in ("repository", "framework"):
+        if not model[key].strip():
+            raise BadRequest(f"model.{key} must not be empty")
+    if model.get("task") is not None and not model["task"].strip():
+        raise BadRequest("model.task must not be empty")
+    ((variant, conf),) = model["image"].items()
+    cred = conf.get("credentials")
+    if cred and cred.get("password") is not None and not cred.get("username"):
+        raise BadRequest("model.image.custom.credentials: a password requires a username")
+    if variant in ("vLLM", "sGLang") and hw.num_accelerators > 1 and not (
+        conf.get("tensorParallelSize") or conf.get("dataParallelSize")
+    ):
+        raise BadRequest(
+            f"{variant} on {hw.num_accelerators} accelerators needs tensorParallelSize or dataParallelSize"
+        )
+    route = cfg.get("route")
+    if route and route.get("path") is not None and not route["path"].startswith("/"):
+        raise BadRequest("route.path must start with '/'")
+    ps = cfg.get("privateService")
+    if ps:
+        if not re.fullmatch(r"\d{12}", ps["accountId"]):
+            raise BadRequest("privateService.accountId must be a 12-digit AWS account id")
+        if vendor != "aws" or ps.get("region", region) not in ("us-east-1", "eu-west-1"):
+            raise BadRequest("privateService is only available on aws in us-east-1 and eu-west-1")
+    return hw
+
+
+# ---------------------------------------------------------------------------------------------- the record
+
+def rfc3339(ts: float) -> str:
+    """RFC 3339 UTC with millisecond precision and a `Z` (huggingface_hub rejects `+00:00`)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Step:
+    """One point of an endpoint's timeline: from `at` (epoch seconds) on, the endpoint is in `state`."""
+
+    at: float
+    state: str
+    message: str
+    woken: bool = False  # initializing after scale-to-zero keeps the url
+
+
+@dataclass
+class Endpoint:
+    namespace: str
+    config: dict
+    created_at: float
+    created_by: dict
+    updated_by: dict
+    timeline: list[Step] = field(default_factory=list)
+    last_request: float | None = None
+    deleted_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config["name"]
+
+    @property
+    def ident(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def scaling(self) -> dict:
+        return self.config["compute"]["scaling"]
+
+    def health_route(self) -> str:
+        ((_, conf),) = self.config["model"]["image"].items()
+        return conf.get("healthRoute") or "/health"
+
+    def step_at(self, now: float, seconds_per_minute: float) -> Step:
+        """The current step; a running endpoint idle for scaleToZeroTimeout minutes is scaledToZero."""
+        step = self.timeline[0]
+        for s in self.timeline:
+            if s.at <= now:
+                step = s
+        stz = self.scaling.get("scaleToZeroTimeout")
+        if step.state == "running" and self.scaling["minReplica"] == 0 and stz is not None:
+            idle_since = max(step.at, self.last_request or 0.0)
+            at = idle_since + stz * seconds_per_minute
+            if now >= at:
+                return Step(at, "scaledToZero", MESSAGES["scaledToZero"])
+        return step
+
+    def to_dict(self, now: float, seconds_per_minute: float, base_url: str) -> dict:
+        """The wire shape of contract §5 (secrets and registry credentials redacted)."""
+        cfg = copy.deepcopy(self.config)
+        step = self.step_at(now, seconds_per_minute)
+        compute, model = cfg["compute"], cfg["model"]
+        vendor, region = cfg["provider"]["vendor"], cfg["provider"]["region"]
+        compute["id"] = f"{vendor}-{region}-{compute['instanceType']}-{compute['instanceSize']}"
+        ((_, conf),) = model["image"].items()
+        if "credentials" in conf:
+            conf["credentials"] = dict(REDACTED_CREDENTIALS)
+        model["secrets"] = dict.fromkeys(model.get("secrets") or {})
+        target = max(self.scaling["minReplica"], 1)
+        ready = {"running": target, "updating": target, "updateFailed": target}.get(step.state, 0)
+        if step.state in ("paused", "scaledToZero"):
+            target = 0
+        has_url = step.state in ("running", "updating", "updateFailed", "scaledToZero") or step.woken
+        out = {
+            "name": cfg.pop("name"),
+            "type": cfg.pop("type"),
+            "accountId": cfg.pop("accountId", None),
+            "provider": cfg.pop("provider"),
+            "compute": {"id": compute.pop("id"), **compute},
+            "model": model,
+            "healthRoute": self.health_route(),
+            "tags": cfg.pop("tags"),
+            "cacheHttpResponses": cfg.pop("cacheHttpResponses"),
+        }
+        cfg.pop("compute")
+        cfg.pop("model")
+        out.update({k: v for k, v in cfg.items() if v is not None})
+        out["status"] = {
+            "createdAt": rfc3339(self.created_at),
+            "createdBy": self.created_by,
+            "updatedAt": rfc3339(step.at),
+            "updatedBy": self.updated_by,
+            "state": step.state,
+            "message": step.message,
+            "readyReplica": ready,
+            "targetReplica": target,
+            "url": f"{base_url}/e/{self.namespace}/{self.name}" if has_url else None,
+            "private": {"serviceName": f"com.amazonaws.vpce.{region}.emulated-{self.name}"}
+            if self.config.get("privateService") else None,
+        }
+        return out
+
+    # Persistence ----------------------------------------------------------------------------------------
+    def dump(self) -> dict:
+        return {
+            "namespace": self.namespace, "config": self.config, "createdAt": self.created_at,
+            "createdBy": self.created_by, "updatedBy": self.updated_by,
+            "timeline": [[s.at, s.state, s.message, s.woken] for s in self.timeline],
+            "lastRequest": self.last_request, "deletedAt": self.deleted_at,
+        }
+
+    @classmethod
+    def load(cls, d: dict) -> Endpoint:
+        return cls(
+            d["namespace"], d["config"], d["createdAt"], d["createdBy"], d["updatedBy"],
+            [Step(*s) for s in d["timeline"]], d.get("lastRequest"), d.get("deletedAt"),
+        )

@@ -1,0 +1,29 @@
+"""Shared fixtures. huggingface_hub reads some settings at import: set them before anything imports it."""
+
+import os
+
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+    os.environ.pop(_var, None)
+
+import pytest  # noqa: E402
+
+from emulator.process import EmulatorProcess  # noqa: E402
+
+EMULATOR_FAST_ARGS = [
+    "--startup-seconds", "0.3", "--update-seconds", "0.2", "--delete-seconds", "0.2", "--time-scale", "0.05",
+]
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    """One emulator process for the whole run, with fast timings."""
+    with EmulatorProcess(EMULATOR_FAST_ARGS) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_process):
+    """The session's emulator, reset: no endpoints, faults, calls, and the command-line config."""
+    emulator_process.reset()
+    yield emulator_process
