@@ -119,8 +119,14 @@ class InferenceEndpointProvider(ConfiguredProvider):
             if error.response is not None and error.response.status_code == 404:
                 raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
                                         "`pulumi up` recreates it") from None
-            raise EndpointsApiError(f"{label}: the API refused the update: {describe_http_error(error)}") \
-                from None
+            hint = ""
+            if error.response is not None and error.response.status_code == 400:
+                current = client.get(new["namespace"], new["name"])
+                if current is not None and current["status"]["state"] == "failed":
+                    hint = (" It is in state `failed`, which the API cannot update: recreate it with "
+                            "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
+            raise EndpointsApiError(
+                f"{label}: the API refused the update: {describe_http_error(error)}.{hint}") from None
         if raw is None:
             raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
                                     "`pulumi up` recreates it")

@@ -190,6 +190,11 @@ def test_failed_start_names_the_endpoint_and_stays_destroyable(stack, emulator):
         stack.up({"jais": jais()})
     assert "local/jais failed to deploy:" in failure.value.details
     assert stack.names() == ["jais"]  # in state: destroy can remove it
+    emulator.faults(fail_start_pattern=None)
+    with pytest.raises(ProviderError) as refused:
+        stack.up({"jais": jais(max_replica=2)})
+    assert "It is in state `failed`, which the API cannot update: recreate it with `pulumi up --replace" \
+        in refused.value.details
     stack.destroy()
     assert emulator.endpoints("local") == []
 
