@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +154,20 @@ class _Validator:
             self.fail(key, value, "is not valid", fix)
             return None
         return value
+
+    def block(self, key: str, value: Any, allowed: tuple[str, ...], fix: str,
+              fix_key: Callable[[str], str | None] = lambda _key: None) -> bool:
+        """A nested mapping (custom_image, smoke_test): one failure per unknown key; False if unusable."""
+        if not isinstance(value, Mapping):
+            self.fail(key, value, "is not a mapping", fix)
+            return False
+        ok = True
+        for inner in value:
+            if inner not in allowed:
+                self.fail(f"{key}.{inner}", value[inner], f"is not a {key} key",
+                          fix_key(inner) or f"remove it ({key} takes {', '.join(allowed)})")
+                ok = False
+        return ok
 
     def choice(self, key: str, value: Any, choices: tuple[str, ...], fix: str = "") -> str | None:
         if value not in choices:
@@ -329,17 +343,11 @@ def _validate_scaling(v: _Validator, known: dict[str, Any]) -> None:
 
 
 def _validate_custom_image(v: _Validator, image: Any) -> dict[str, Any] | None:
+    ok = v.block("custom_image", image, CUSTOM_IMAGE_KEYS, "write custom_image with url, health_route, port",
+                 {"env": "environment variables belong in `env` (the API ignores them in the image)",
+                  "healthRoute": "use `health_route`"}.get)
     if not isinstance(image, Mapping):
-        v.fail("custom_image", image, "is not a mapping", "write custom_image with url, health_route, port")
         return None
-    ok = True
-    for key in image:
-        if key not in CUSTOM_IMAGE_KEYS:
-            fix = ("environment variables belong in `env` (the API ignores them in the image)" if key == "env"
-                   else "use `health_route`" if key == "healthRoute"
-                   else f"remove it (custom_image takes {', '.join(CUSTOM_IMAGE_KEYS)})")
-            v.fail(f"custom_image.{key}", image[key], "is not a custom_image key", fix)
-            ok = False
     url = v.string("custom_image.url", image.get("url"),
                    "give the container image, e.g. ghcr.io/huggingface/text-generation-inference:3.1.1")
     route = image.get("health_route", "/health")
@@ -434,15 +442,9 @@ def _validate_secrets(v: _Validator, secrets: Any) -> dict[str, str] | None:
 
 
 def _validate_smoke_test(v: _Validator, smoke: Any) -> dict[str, Any] | None:
+    ok = v.block("smoke_test", smoke, SMOKE_TEST_KEYS, "give smoke_test a prompt (and optionally expect)")
     if not isinstance(smoke, Mapping):
-        v.fail("smoke_test", smoke, "is not a mapping", "give smoke_test a prompt (and optionally expect)")
         return None
-    ok = True
-    for key in smoke:
-        if key not in SMOKE_TEST_KEYS:
-            v.fail(f"smoke_test.{key}", smoke[key], "is not a smoke_test key",
-                   f"use {', '.join(SMOKE_TEST_KEYS)}")
-            ok = False
     prompt = v.string("smoke_test.prompt", smoke.get("prompt"), "give a prompt the model must answer")
     expect = smoke.get("expect", r"\S")
     try:
