@@ -161,3 +161,35 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
     (live,) = emulator.endpoints("my-org")
     assert (live["model"]["revision"], live["compute"]["instanceType"]) == (tested, "nvidia-a100")
     prod.destroy()
+
+
+def test_preview_makes_no_api_call_and_changes_nothing(emulator, host):
+    """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no HTTP."""
+    project = Project("local", host)
+    config = stack_config("local", emulator)
+    emulator.clear_calls()
+    first = program.preview(MAIN, host, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    assert ops(first) == {"jais-13b-chat": "create", "endpoints-ready": "create"}
+    assert emulator.calls() == []
+    project.up(config)
+
+    changed = copy.deepcopy(config)
+    endpoints_section(changed)["jais-13b-chat"]["max_replica"] = 2
+    emulator.clear_calls()
+    second = program.preview(MAIN, host, project.state, changed, ["hf-endpoints:hfToken"], stack="local")
+    assert ops(second) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
+    moved = copy.deepcopy(config)
+    endpoints_section(moved)["jais-13b-chat"]["region"] = "eu-west-1"
+    third = program.preview(MAIN, host, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
+    assert ops(third) == {"jais-13b-chat": "replace", "endpoints-ready": "update"}
+    assert emulator.calls() == []
+    assert [e["compute"]["scaling"]["maxReplica"] for e in emulator.endpoints("local")] == [1]
+    project.destroy()
+
+
+def test_invalid_stack_file_fails_before_anything_is_created(emulator, host):
+    config = stack_config("local", emulator)
+    endpoints_section(config)["jais-13b-chat"]["min_replica"] = 3
+    with pytest.raises(Exception, match=r"endpoints\.jais-13b-chat\.min_replica: 3 is greater than max_replica"):
+        Project("local", host).up(config)
+    assert emulator.endpoints("local") == []

@@ -1,0 +1,116 @@
+"""The readiness loop with a scripted client and a fake clock: polling cost, progress lines, verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.readiness import EndpointNotReadyError, Target, wait_until_ready
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedClient:
+    """Each namespace's list answers follow a script of {name: state} per tick (the last one repeats)."""
+
+    def __init__(self, script: dict[str, list[dict[str, str]]], health: int = 200, reply: str = "positive"):
+        self.script, self.health_code, self.reply = script, health, reply
+        self.calls: list[tuple[str, str]] = []
+        self.ticks: dict[str, int] = {}
+
+    def list(self, namespace: str) -> list[dict]:
+        self.calls.append(("list", namespace))
+        tick = self.ticks.get(namespace, 0)
+        self.ticks[namespace] = tick + 1
+        states = self.script[namespace][min(tick, len(self.script[namespace]) - 1)]
+        return [{"name": name, "healthRoute": "/health",
+                 "status": {"state": state, "url": f"http://x/{name}", "message": f"{state} message",
+                            "readyReplica": 1 if state == "running" else 0, "targetReplica": 1}}
+                for name, state in states.items()]
+
+    def health(self, url: str, route: str, *, authenticated: bool) -> int:
+        self.calls.append(("health", url))
+        return self.health_code
+
+    def generate(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
+        self.calls.append(("generate", url))
+        return self.reply
+
+
+def run(client, targets, timeout=100.0):
+    clock, lines = FakeClock(), []
+    finals = wait_until_ready(client, targets, timeout=timeout, poll_seconds=1.0, log=lines.append, clock=clock,
+                              sleep=clock.sleep)
+    return finals, lines, clock
+
+
+def test_one_list_per_namespace_per_tick_however_many_endpoints_wait():
+    starting = {f"e{i}": "initializing" for i in range(8)}
+    client = ScriptedClient({"a": [starting, starting, {k: "running" for k in starting}],
+                             "b": [{"f": "pending"}, {"f": "running"}]})
+    targets = [Target("a", name) for name in starting] + [Target("b", "f")]
+    finals, _, clock = run(client, targets)
+    assert sorted(finals) == sorted([f"a/{name}" for name in starting] + ["b/f"])
+    lists = [c for c in client.calls if c[0] == "list"]
+    assert lists == [("list", "a"), ("list", "b"), ("list", "a"), ("list", "b"), ("list", "a")]
+    assert [c[0] for c in client.calls].count("health") == 9
+    assert clock.now == 2.0
+
+
+def test_progress_lines_on_state_change_and_every_30_seconds():
+    client = ScriptedClient({"ns": [{"x": "pending"}] * 3 + [{"x": "initializing"}] * 70 + [{"x": "running"}]})
+    _, lines, _ = run(client, [Target("ns", "x")])
+    assert lines == [
+        "ns/x: pending: pending message (replicas 0/1, 0s elapsed)",
+        "ns/x: initializing: initializing message (replicas 0/1, 3s elapsed)",
+        "ns/x: initializing: initializing message (replicas 0/1, 33s elapsed)",
+        "ns/x: initializing: initializing message (replicas 0/1, 63s elapsed)",
+        "ns/x: running (replicas 1/1, 73s elapsed)",
+        "ns/x: ready (health route answered 200) after 73.0s",
+    ]
+
+
+@pytest.mark.parametrize(("state", "target", "message"), [
+    ("failed", Target("ns", "x"), "ns/x failed to deploy: failed message"),
+    ("updateFailed", Target("ns", "x"), "ns/x failed to update: updateFailed message"),
+    ("running", Target("ns", "x", smoke_test={"prompt": "hi", "expect": "^negative$"}),
+     "ns/x smoke test failed: the reply 'positive' does not match expect '^negative$' (endpoints.x.smoke_test)"),
+    ("initializing", Target("ns", "x"),
+     "timed out after 5s waiting for ns/x (initializing). The endpoints stay deployed;"),
+], ids=["failed", "update-failed", "smoke-mismatch", "timeout"])
+def test_fails_fast_naming_the_endpoint(state, target, message):
+    with pytest.raises(EndpointNotReadyError) as failure:
+        run(ScriptedClient({"ns": [{"x": state}]}), [target], timeout=5)
+    assert str(failure.value).startswith(message)
+
+
+def test_missing_endpoint_fails_with_the_way_out():
+    with pytest.raises(EndpointNotReadyError, match=r"ns/x does not exist any more .* `pulumi refresh`"):
+        run(ScriptedClient({"ns": [{}]}), [Target("ns", "x")])
+
+
+@pytest.mark.parametrize(("state", "target"), [
+    ("scaledToZero", Target("ns", "x", min_replica=0, smoke_test={"prompt": "hi"})),
+    ("paused", Target("ns", "x", paused=True)),
+], ids=["scaled-to-zero", "paused"])
+def test_ready_without_probing(state, target):
+    """A scaled-to-zero endpoint is not probed (a request would wake it and bill); paused is ready when asked."""
+    client = ScriptedClient({"ns": [{"x": state}]})
+    finals, _, _ = run(client, [target])
+    assert finals["ns/x"]["status"]["state"] == state
+    assert client.calls == [("list", "ns")]
+
+
+def test_unhealthy_running_endpoint_is_polled_again():
+    client = ScriptedClient({"ns": [{"x": "running"}]}, health=503)
+    with pytest.raises(EndpointNotReadyError, match="timed out"):
+        run(client, [Target("ns", "x")], timeout=3)
+    assert [c[0] for c in client.calls].count("health") == 4
