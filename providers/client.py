@@ -91,9 +91,9 @@ class EndpointsClient:
         return build_hf_headers(token=self._token, library_name=LIBRARY)
 
     def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True,
-              token: bool = True, timeout: float = 60.0) -> httpx2.Response:
+              timeout: float = 60.0) -> httpx2.Response:
         """Send once per attempt; retry transient failures when `retry`; return the final response."""
-        headers = self._headers() if token else build_hf_headers(token=False, library_name=LIBRARY)
+        headers = self._headers()
         for attempt in range(1, self.attempts + 1):
             try:
                 response = get_session().request(method, url, headers=headers, json=json, timeout=timeout)
@@ -180,9 +180,6 @@ class EndpointsClient:
                 return current
         hf_raise_for_status(response)
         return response.json()
-
-    def scale_to_zero(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._call("POST", f"/endpoint/{namespace}/{name}/scale-to-zero")
 
     # --- the endpoint's own URL ------------------------------------------------------------------------
 

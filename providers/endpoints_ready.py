@@ -38,7 +38,7 @@ def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
         if not isinstance(view, Mapping):
             views.append(view)
             continue
-        view = {key: view[key] for key in VIEW_KEYS if view.get(key) is not None}
+        view = readiness_view(view)
         if isinstance(view.get("min_replica"), int | float):
             view["min_replica"] = int(view["min_replica"])
         views.append(view)

@@ -34,7 +34,6 @@ class Target:
     type: str = "authenticated"
     min_replica: int = 1
     paused: bool = False
-    health_route: str = "/health"
     smoke_test: Mapping[str, Any] | None = None
 
     @property
@@ -43,10 +42,9 @@ class Target:
 
     @classmethod
     def from_outputs(cls, outs: Mapping[str, Any]) -> Target:
-        image = outs.get("custom_image") or {}
         return cls(namespace=outs["namespace"], name=outs["name"], type=outs.get("type", "authenticated"),
                    min_replica=int(outs.get("min_replica", 1)), paused=bool(outs.get("paused", False)),
-                   health_route=image.get("health_route") or "/health", smoke_test=outs.get("smoke_test"))
+                   smoke_test=outs.get("smoke_test"))
 
 
 @dataclass
@@ -145,7 +143,7 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
     for a smoke test whose answer does not match, which fails (a broken model is not going to improve)."""
     url = raw["status"]["url"]
     authenticated = target.type != "public"
-    route = raw.get("healthRoute") or target.health_route
+    route = raw.get("healthRoute") or "/health"  # top-level and always present in the API's answer
     code = client.health(url, route, authenticated=authenticated)
     if code != 200:
         return False, f"health route {route} answered {code or 'no connection'}"

@@ -467,17 +467,21 @@ def image_variant(inputs: Mapping[str, Any]) -> str:
     return "custom" if inputs.get("custom_image") else "huggingface"
 
 
+def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    return [key for key in INPUT_KEYS if old.get(key) != new.get(key)]
+
+
 def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """Input keys whose canonical values differ (`olds` may be outputs: extra keys are ignored)."""
-    old, new = canonical(olds), canonical(news)
-    return [key for key in INPUT_KEYS if old.get(key) != new.get(key)]
+    return _differing(canonical(olds), canonical(news))
 
 
 def replace_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """The changed keys that force a replacement (delete before replace: the name is reused)."""
-    changed = changed_keys(olds, news)
+    old, new = canonical(olds), canonical(news)
+    changed = _differing(old, new)
     keys = [key for key in changed if key in REPLACE_KEYS]
-    if "custom_image" in changed and image_variant(canonical(olds)) != image_variant(canonical(news)):
+    if "custom_image" in changed and image_variant(old) != image_variant(new):
         keys.append("custom_image")
     return keys
 
@@ -546,7 +550,7 @@ def create_payload(inputs: Mapping[str, Any]) -> dict[str, Any]:
 def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
     """The sparse `PUT` body: only what changed; the whole image, env and secrets maps when they changed."""
     old, new = canonical(olds), canonical(news)
-    changed = {key for key in INPUT_KEYS if old.get(key) != new.get(key)} - set(NOT_IN_UPDATE)
+    changed = set(_differing(old, new)) - set(NOT_IN_UPDATE)
     payload: dict[str, Any] = {}
 
     def put(path: tuple[str, ...], value: Any) -> None:
