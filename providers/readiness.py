@@ -116,7 +116,7 @@ def wait_until_ready(
                 waiting = ", ".join(f"{t.label} ({progress[t.label].state})" for t in pending
                                     if not progress[t.label].done)
                 raise EndpointNotReadyError(
-                    f"timed out after {timeout:.0f}s waiting for {waiting}. The endpoints stay deployed; "
+                    f"timed out after {timeout:g}s waiting for {waiting}. The endpoints stay deployed; "
                     "check their logs in the dashboard, then run `pulumi up` again to keep waiting, or "
                     "raise hf-endpoints:readyTimeoutSeconds")
             sleep(poll_seconds)
