@@ -1,0 +1,121 @@
+"""A Python language host for the Pulumi CLI: `pulumi-language-python`, when Pulumi's own cannot be built.
+
+Pulumi's language host for Python is a Go program in the module
+`github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3`, which the Go module proxy reachable here
+does not serve (403 "This module version is not available"). The CLI and the engine build from modules that
+are served; this host stands in for the one missing piece and does what Pulumi's does, in the same order:
+
+* the CLI starts it with the engine's address as its last argument and reads the gRPC port from stdout;
+* `Run` executes the program with Pulumi's own runner `pulumi-language-python-exec` (shipped in the
+  `sdk/v3` module, installed next to this file), in a fresh process of the project's virtualenv, with the
+  same arguments and the `PULUMI_CONFIG`/`PULUMI_CONFIG_SECRET_KEYS` environment as Pulumi's host, and exit
+  code 32 meaning "the program already told the user" (bail);
+* it requires no plugins (a dynamic-provider program needs only `pulumi-python`, which the engine knows).
+
+It never installs anything: `pulumi install` fails with a message naming the project's venv script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+
+HERE = Path(__file__).resolve().parent
+EXEC_SCRIPT = HERE / "pulumi-language-python-exec"
+BAIL_EXIT_CODE = 32  # the runner printed an actionable message already
+
+
+def _python(root: str, options: dict) -> str:
+    """The project's interpreter: runtime option `virtualenv` (relative to the project root), else ours."""
+    venv = options.get("virtualenv")
+    if venv:
+        candidate = Path(root, venv, "bin", "python")
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+    def __init__(self, engine_address: str):
+        self.engine_address = engine_address
+
+    def Handshake(self, request, context):  # noqa: N802 (gRPC method names)
+        if request.engine_address:
+            self.engine_address = request.engine_address
+        return language_pb2.LanguageHandshakeResponse()
+
+    def GetPluginInfo(self, request, context):  # noqa: N802
+        return plugin_pb2.PluginInfo(version=os.environ.get("HF_ENDPOINTS_PULUMI_VERSION", "3.0.0"))
+
+    def GetRequiredPlugins(self, request, context):  # noqa: N802
+        return language_pb2.GetRequiredPluginsResponse()
+
+    def GetRequiredPackages(self, request, context):  # noqa: N802
+        return language_pb2.GetRequiredPackagesResponse()
+
+    def RuntimeOptionsPrompts(self, request, context):  # noqa: N802
+        return language_pb2.RuntimeOptionsResponse()
+
+    def About(self, request, context):  # noqa: N802
+        return language_pb2.AboutResponse(executable=sys.executable, version=sys.version.split()[0])
+
+    def InstallDependencies(self, request, context):  # noqa: N802
+        context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                      "this language host does not install dependencies: run ./scripts/test or "
+                      "./scripts/up-local once, which create ./venv from requirements.txt")
+
+    def Run(self, request, context):  # noqa: N802
+        info = request.info
+        options = json.loads(json.dumps(dict(info.options))) if info.HasField("options") else {}
+        root = info.root_directory or request.pwd
+        python = _python(root, options)
+        argv = [python, "-u", str(EXEC_SCRIPT),
+                "--monitor", request.monitor_address, "--engine", self.engine_address,
+                "--project", request.project, "--root_directory", root, "--stack", request.stack,
+                "--pwd", request.pwd, "--dry_run", "true" if request.dryRun else "false",
+                "--parallel", str(request.parallel), "--organization", request.organization,
+                info.entry_point or request.program or ".", *request.args]
+        env = dict(os.environ)
+        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
+        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
+        venv_bin = str(Path(python).parent)
+        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+        env.pop("PYTHONHOME", None)
+        # The program's output is the user's: pass it through to the CLI, which shows it as diagnostics.
+        code = subprocess.call(argv, cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL)
+        if code == 0:
+            return language_pb2.RunResponse()
+        if code == BAIL_EXIT_CODE:
+            return language_pb2.RunResponse(bail=True)
+        return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {code}")
+
+    def Cancel(self, request, context):  # noqa: N802
+        return empty_pb2.Empty()
+
+
+def main() -> None:
+    engine_address = sys.argv[-1] if len(sys.argv) > 1 else ""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
+    # The CLI stops its plugins with SIGINT (then SIGKILL): a quiet exit, not a KeyboardInterrupt traceback.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: server.stop(0))
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
