@@ -2,10 +2,14 @@
 `huggingface_hub` client. Contract: `shared/reference/hf-inference-endpoints-api.md`.
 
 Run it with `python -m emulator [--port 0] ...` (see `emulator/__main__.py`), or from Python with
-`emulator.process.EmulatorProcess`. Layout (moto style): `errors.py` typed API errors with the real wire
-shapes; `catalog.py` the hardware catalog; `models.py` the endpoint record, its wire shape and request
-parsing; `store.py` the thread-safe store and the time-based state machine; `app.py` the Starlette app,
-middleware and control routes; `tgi.py` the inference surface at `status.url`.
+`emulator.process.EmulatorProcess`. Layout (moto style), each module importing only those before it:
+`errors.py` typed API errors with the real wire shapes; `wire.py` JSON bodies and the serde-style shape
+checkers both surfaces share; `catalog.py` the hardware catalog; `models.py` the endpoint record, its `State`
+enum, its wire shape and request parsing; `store.py` the thread-safe store, its valid-state tables per action
+and the time-based state machine; `tgi.py` the inference surface at `status.url`, built from the store, the
+config and an identity check; `middleware.py` request ids, the call log, management-API auth and fault
+injection; `control.py` the `/_emulator/*` control routes; `app.py` the route table, the management handlers
+and `Emulator`, which wires them together; `process.py` runs it as a subprocess.
 
 Control routes (never subject to injected faults, never in the call log): `GET|POST /_emulator/faults`,
 `GET|POST /_emulator/config`, `GET|DELETE /_emulator/calls`, `POST /_emulator/reset`,

@@ -47,10 +47,6 @@ class NotFound(ApiError):
     status = 404
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
-
-
 class Conflict(ApiError):
     status = 409
 
@@ -62,7 +58,6 @@ class ShapeError(ApiError):
     plain_text = True
 
     def __init__(self, path: str, reason: str):
-        self.path, self.reason = path, reason
         where = f"{path}: " if path else ""
         super().__init__(f"Failed to deserialize the JSON body into the target type: {where}{reason}")
 
@@ -80,8 +75,7 @@ class JsonSyntaxError(ApiError):
 class InvalidState(BadRequest):
     """An action the endpoint's current state refuses (moto's ConflictException, but the API answers 400)."""
 
-    def __init__(self, action: str, ident: str, state: str, valid: frozenset[str] | set[str], hint: str = ""):
+    def __init__(self, action: str, endpoint_id: str, state: str, valid: frozenset[str], hint: str = ""):
         valid_list = ", ".join(sorted(valid))
-        msg = f"Cannot {action} endpoint {ident} in state {state} (valid states: {valid_list})"
+        msg = f"Cannot {action} endpoint {endpoint_id} in state {state} (valid states: {valid_list})"
         super().__init__(f"{msg}. {hint}" if hint else msg)
-        self.action, self.state = action, state

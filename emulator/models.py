@@ -1,8 +1,9 @@
-"""The endpoint record, its wire shape (contract §5), and the parsing and validation of request bodies.
+"""The endpoint record, its states and wire shape (contract §5), and the parsing and validation of request bodies.
 
 Parsing follows the real service: a body of the wrong *shape* is a plain-text 422 in serde's wording
-(`ShapeError`), a body with the right shape but invalid *values* is a JSON 400 (`BadRequest`). Unknown keys
-are ignored, as serde does, except inside a `model.image` variant, where they are kept verbatim.
+(`ShapeError`, raised by the `wire` checkers), a body with the right shape but invalid *values* is a JSON 400
+(`BadRequest`). Unknown keys are ignored, as serde does, except inside a `model.image` variant, where they are
+kept verbatim.
 """
 
 from __future__ import annotations
@@ -11,10 +12,44 @@ import copy
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from emulator import catalog
+from emulator import catalog, wire
 from emulator.errors import BadRequest, JsonSyntaxError, ShapeError
+
+
+class State(StrEnum):
+    """`status.state`. A str enum (StrEnum: str() and f-strings give the wire value), so a member is the wire
+    value in JSON, in the state file and in error messages."""
+
+    PENDING = "pending"
+    INITIALIZING = "initializing"
+    UPDATING = "updating"
+    UPDATE_FAILED = "updateFailed"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FAILED = "failed"
+    SCALED_TO_ZERO = "scaledToZero"
+
+    @property
+    def message(self) -> str:
+        """The `status.message` the service shows in this state."""
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    State.PENDING: "Endpoint waiting to be scheduled",
+    State.INITIALIZING: "Endpoint is initializing",
+    State.UPDATING: "Endpoint waiting for the update",
+    State.UPDATE_FAILED: "Endpoint failed to update",
+    State.RUNNING: "Endpoint is ready",
+    State.PAUSED: "Endpoint is paused",
+    State.FAILED: "Endpoint failed to deploy",
+    State.SCALED_TO_ZERO: "Endpoint is scaled to zero",
+}
+# A replica serves: readyReplica is the target, and the url answers inference.
+SERVING = frozenset({State.RUNNING, State.UPDATING, State.UPDATE_FAILED})
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 TYPES = ("public", "authenticated", "private", "protected")
@@ -26,174 +61,89 @@ IMAGE_VARIANTS = (
 )
 URL_LESS_VARIANTS = ("huggingface", "huggingfaceNeuron")
 REDACTED_CREDENTIALS = {"username": "", "password": None}
-STATES = ("pending", "initializing", "updating", "updateFailed", "running", "paused", "failed", "scaledToZero")
-MESSAGES = {
-    "pending": "Endpoint waiting to be scheduled",
-    "initializing": "Endpoint is initializing",
-    "updating": "Endpoint waiting for the update",
-    "updateFailed": "Endpoint failed to update",
-    "running": "Endpoint is ready",
-    "paused": "Endpoint is paused",
-    "failed": "Endpoint failed to deploy",
-    "scaledToZero": "Endpoint is scaled to zero",
-}
 
 
-# ---------------------------------------------------------------------------------------------- shape checks
-
-def _describe(value: Any) -> str:
-    """serde's wording for an unexpected JSON value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    return "sequence" if isinstance(value, list) else "map"
-
-
-def _bad_type(path: str, value: Any, expected: str) -> ShapeError:
-    return ShapeError(path, f"invalid type: {_describe(value)}, expected {expected}")
-
-
-def _str(v: Any, p: str) -> str:
-    if not isinstance(v, str):
-        raise _bad_type(p, v, "a string")
-    return v
-
-
-def _uint(v: Any, p: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise _bad_type(p, v, "u32")
-    if not 0 <= v < 2**32:
-        raise ShapeError(p, f"invalid value: integer `{v}`, expected u32")
-    return v
-
-
-def _bool(v: Any, p: str) -> bool:
-    if not isinstance(v, bool):
-        raise _bad_type(p, v, "a boolean")
-    return v
-
-
-def _float(v: Any, p: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise _bad_type(p, v, "f64")
-    return float(v)
-
-
-def _obj(v: Any, p: str, what: str = "a map") -> dict:
-    if not isinstance(v, dict):
-        raise _bad_type(p, v, what)
-    return v
-
-
-def _str_list(v: Any, p: str) -> list[str]:
-    if not isinstance(v, list):
-        raise _bad_type(p, v, "a sequence")
-    return [_str(x, f"{p}[{i}]") for i, x in enumerate(v)]
-
-
-def _str_map(v: Any, p: str, null_values: bool = False) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for k, x in _obj(v, p).items():
-        out[k] = None if (x is None and null_values) else _str(x, f"{p}.{k}")
-    return out
-
-
-def _enum(choices: tuple[str, ...]):
-    def check(v: Any, p: str) -> str:
-        if not isinstance(v, str):
-            raise _bad_type(p, v, "a string")
-        if v not in choices:
-            expected = ", ".join(f"`{c}`" for c in choices)
-            raise ShapeError(p, f"unknown variant `{v}`, expected one of {expected}")
-        return v
-    return check
-
+# ---------------------------------------------------------------------------------------------- body shape
 
 def _measure(v: Any, p: str) -> dict[str, float | None]:
-    m = _obj(v, p)
+    m = wire.obj(v, p)
     if len(m) != 1:
         raise ShapeError(p, "invalid type: map, expected map with a single key")
     (key, threshold), = m.items()
-    _enum(METRICS)(key, p)
-    return {key: None if threshold is None else _float(threshold, f"{p}.{key}")}
+    wire.enum(METRICS)(key, p)
+    return {key: None if threshold is None else wire.f64(threshold, f"{p}.{key}")}
 
 
 def _image(v: Any, p: str) -> dict:
-    img = _obj(v, p)
+    img = wire.obj(v, p)
     if len(img) != 1:
         raise ShapeError(p, "invalid type: map, expected map with a single key")
     (variant, conf), = img.items()
-    _enum(IMAGE_VARIANTS)(variant, p)
+    wire.enum(IMAGE_VARIANTS)(variant, p)
     q = f"{p}.{variant}"
-    conf = dict(_obj(conf, q, f"struct variant {variant}"))
+    conf = dict(wire.obj(conf, q, f"struct variant {variant}"))
     if variant not in URL_LESS_VARIANTS:
         if "url" not in conf:
             raise ShapeError(q, "missing field `url`")
-        _str(conf["url"], f"{q}.url")
+        wire.string(conf["url"], f"{q}.url")
     if conf.get("port") is not None:
-        _uint(conf["port"], f"{q}.port")
+        wire.uint(conf["port"], f"{q}.port")
     if conf.get("healthRoute") is not None:
-        _str(conf["healthRoute"], f"{q}.healthRoute")
+        wire.string(conf["healthRoute"], f"{q}.healthRoute")
     if conf.get("credentials") is not None:
-        cred = _obj(conf["credentials"], f"{q}.credentials")
+        cred = wire.obj(conf["credentials"], f"{q}.credentials")
         if cred.get("username") is not None:
-            _str(cred["username"], f"{q}.credentials.username")
+            wire.string(cred["username"], f"{q}.credentials.username")
         if cred.get("password") is not None:
-            _str(cred["password"], f"{q}.credentials.password")
+            wire.string(cred["password"], f"{q}.credentials.password")
     return {variant: copy.deepcopy(conf)}
 
 
 # name -> (checker | nested spec, required on create, nullable)
 Spec = dict[str, tuple[Any, bool, bool]]
 SCALING: Spec = {
-    "minReplica": (_uint, True, False),
-    "maxReplica": (_uint, True, False),
-    "scaleToZeroTimeout": (_uint, False, True),
-    "metric": (_enum(METRICS), False, True),
+    "minReplica": (wire.uint, True, False),
+    "maxReplica": (wire.uint, True, False),
+    "scaleToZeroTimeout": (wire.uint, False, True),
+    "metric": (wire.enum(METRICS), False, True),
     "measure": (_measure, False, True),
-    "threshold": (_float, False, True),
+    "threshold": (wire.f64, False, True),
 }
 COMPUTE: Spec = {
-    "accelerator": (_enum(ACCELERATORS), True, False),
-    "instanceType": (_str, True, False),
-    "instanceSize": (_str, True, False),
-    "id": (_str, False, True),
+    "accelerator": (wire.enum(ACCELERATORS), True, False),
+    "instanceType": (wire.string, True, False),
+    "instanceSize": (wire.string, True, False),
+    "id": (wire.string, False, True),
     "scaling": (SCALING, True, False),
 }
 MODEL: Spec = {
-    "repository": (_str, True, False),
-    "framework": (_str, True, False),
-    "revision": (_str, False, True),
-    "task": (_str, False, False),
+    "repository": (wire.string, True, False),
+    "framework": (wire.string, True, False),
+    "revision": (wire.string, False, True),
+    "task": (wire.string, False, False),
     "image": (_image, True, False),
-    "env": (_str_map, False, True),
-    "secrets": (lambda v, p: _str_map(v, p, null_values=True), False, True),
-    "command": (_str_list, False, True),
-    "args": (_str_list, False, True),
-    "fromCatalog": (_bool, False, True),
+    "env": (wire.str_map, False, True),
+    "secrets": (lambda v, p: wire.str_map(v, p, null_values=True), False, True),
+    "command": (wire.str_list, False, True),
+    "args": (wire.str_list, False, True),
+    "fromCatalog": (wire.boolean, False, True),
 }
 ENDPOINT: Spec = {
-    "name": (_str, True, False),
-    "type": (_enum(TYPES), True, False),
-    "provider": ({"vendor": (_str, True, False), "region": (_str, True, False)}, True, False),
+    "name": (wire.string, True, False),
+    "type": (wire.enum(TYPES), True, False),
+    "provider": ({"vendor": (wire.string, True, False), "region": (wire.string, True, False)}, True, False),
     "compute": (COMPUTE, True, False),
     "model": (MODEL, True, False),
-    "tags": (_str_list, False, True),
-    "cacheHttpResponses": (_bool, False, True),
-    "route": ({"domain": (_str, False, True), "path": (_str, False, True)}, False, True),
+    "tags": (wire.str_list, False, True),
+    "cacheHttpResponses": (wire.boolean, False, True),
+    "route": ({"domain": (wire.string, False, True), "path": (wire.string, False, True)}, False, True),
     "privateService": (
-        {"accountId": (_str, True, False), "shared": (_bool, False, True), "region": (_str, False, True)},
+        {"accountId": (wire.string, True, False), "shared": (wire.boolean, False, True),
+         "region": (wire.string, False, True)},
         False, True,
     ),
-    "experimentalFeatures": (lambda v, p: copy.deepcopy(_obj(v, p)), False, True),
-    "accountId": (_str, False, True),
+    "experimentalFeatures": (lambda v, p: copy.deepcopy(wire.obj(v, p)), False, True),
+    "accountId": (wire.string, False, True),
 }
 # Keys whose object value replaces the stored one whole in a PUT instead of being merged key by key.
 REPLACED_WHOLE = {"model.image", "model.env", "model.secrets", "route", "privateService",
@@ -202,7 +152,7 @@ REPLACED_WHOLE = {"model.image", "model.env", "model.secrets", "route", "private
 
 def _check(spec: Spec, value: Any, path: str, partial: bool) -> dict:
     """Check `value` against `spec`; returns only the known keys (with explicit nulls kept)."""
-    obj = _obj(value, path or "", "struct Endpoint" if not path else f"struct {path.rsplit('.', 1)[-1]}")
+    obj = wire.obj(value, path or "", "struct Endpoint" if not path else f"struct {path.rsplit('.', 1)[-1]}")
     out: dict[str, Any] = {}
     for key, (checker, required, nullable) in spec.items():
         sub = f"{path}.{key}" if path else key
@@ -216,7 +166,7 @@ def _check(spec: Spec, value: Any, path: str, partial: bool) -> dict:
                 # huggingface_hub#2510: the service words a null task as a JSON parse error.
                 raise JsonSyntaxError("model.task: invalid type: null, expected a string")
             if not nullable:
-                raise _bad_type(sub, v, "a map" if isinstance(checker, dict) else "a value")
+                raise wire.bad_type(sub, v, "a map" if isinstance(checker, dict) else "a value")
             out[key] = None
         elif isinstance(checker, dict):
             out[key] = _check(checker, v, sub, partial and sub not in REPLACED_WHOLE)
@@ -371,13 +321,15 @@ class Step:
     """One point of an endpoint's timeline: from `at` (epoch seconds) on, the endpoint is in `state`."""
 
     at: float
-    state: str
+    state: State
     message: str
     woken: bool = False  # initializing after scale-to-zero keeps the url
 
 
 @dataclass
 class Endpoint:
+    """One stored endpoint: its normalized config (camelCase, as sent) and its timeline of states."""
+
     namespace: str
     config: dict
     created_at: float
@@ -392,7 +344,8 @@ class Endpoint:
         return self.config["name"]
 
     @property
-    def ident(self) -> str:
+    def endpoint_id(self) -> str:
+        """`namespace/name`, as messages name the endpoint."""
         return f"{self.namespace}/{self.name}"
 
     @property
@@ -410,11 +363,11 @@ class Endpoint:
             if s.at <= now:
                 step = s
         stz = self.scaling.get("scaleToZeroTimeout")
-        if step.state == "running" and self.scaling["minReplica"] == 0 and stz is not None:
+        if step.state == State.RUNNING and self.scaling["minReplica"] == 0 and stz is not None:
             idle_since = max(step.at, self.last_request or 0.0)
             at = idle_since + stz * seconds_per_minute
             if now >= at:
-                return Step(at, "scaledToZero", MESSAGES["scaledToZero"])
+                return Step(at, State.SCALED_TO_ZERO, State.SCALED_TO_ZERO.message)
         return step
 
     def to_dict(self, now: float, seconds_per_minute: float, base_url: str) -> dict:
@@ -429,10 +382,10 @@ class Endpoint:
             conf["credentials"] = dict(REDACTED_CREDENTIALS)
         model["secrets"] = dict.fromkeys(model.get("secrets") or {})
         target = max(self.scaling["minReplica"], 1)
-        ready = {"running": target, "updating": target, "updateFailed": target}.get(step.state, 0)
-        if step.state in ("paused", "scaledToZero"):
+        ready = target if step.state in SERVING else 0
+        if step.state in (State.PAUSED, State.SCALED_TO_ZERO):
             target = 0
-        has_url = step.state in ("running", "updating", "updateFailed", "scaledToZero") or step.woken
+        has_url = step.state in SERVING or step.state == State.SCALED_TO_ZERO or step.woken
         out = {
             "name": cfg.pop("name"),
             "type": cfg.pop("type"),
@@ -475,5 +428,5 @@ class Endpoint:
     def load(cls, d: dict) -> Endpoint:
         return cls(
             d["namespace"], d["config"], d["createdAt"], d["createdBy"], d["updatedBy"],
-            [Step(*s) for s in d["timeline"]], d.get("lastRequest"), d.get("deletedAt"),
+            [Step(s[0], State(s[1]), *s[2:]) for s in d["timeline"]], d.get("lastRequest"), d.get("deletedAt"),
         )

@@ -20,10 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from emulator import catalog
 from emulator.errors import BadRequest, Conflict, InvalidState, NotFound
-from emulator.models import MESSAGES, Endpoint, Step, merge, parse_create, parse_update, validate
-
-ALL = frozenset(("pending", "initializing", "updating", "updateFailed", "running", "paused", "failed",
-                 "scaledToZero"))
+from emulator.models import Endpoint, State, Step, merge, parse_create, parse_update, validate
 
 
 @dataclass
@@ -65,11 +62,11 @@ class Faults:
 class Store:
     """All endpoints of one emulator process. Thread-safe: every public method holds the lock."""
 
-    # Class-level valid-state tables per action (moto osis style).
-    UPDATE_VALID = ALL - {"failed"}
-    PAUSE_VALID = ALL - {"failed"}
-    RESUME_VALID = frozenset({"paused", "scaledToZero"})
-    SCALE_TO_ZERO_VALID = frozenset({"running", "scaledToZero"})
+    # Class-level valid-state tables per action (moto osis style), derived from the State enum.
+    UPDATE_VALID = frozenset(State) - {State.FAILED}
+    PAUSE_VALID = frozenset(State) - {State.FAILED}
+    RESUME_VALID = frozenset({State.PAUSED, State.SCALED_TO_ZERO})
+    SCALE_TO_ZERO_VALID = frozenset({State.RUNNING, State.SCALED_TO_ZERO})
 
     def __init__(self, config: Config, faults: Faults, state_file: str | None = None,
                  clock: Callable[[], float] = time.time):
@@ -116,11 +113,11 @@ class Store:
             raise NotFound(f"Endpoint '{name}' not found in namespace '{namespace}'")
         return ep
 
-    def _state(self, ep: Endpoint, now: float) -> str:
+    def _state(self, ep: Endpoint, now: float) -> State:
         return ep.step_at(now, self.config.time_scale).state
 
-    def view(self, ep: Endpoint, now: float | None = None) -> dict:
-        return ep.to_dict(self.clock() if now is None else now, self.config.time_scale, self.base_url)
+    def _view(self, ep: Endpoint, now: float) -> dict:
+        return ep.to_dict(now, self.config.time_scale, self.base_url)
 
     @staticmethod
     def _matches(pattern: str | None, repository: str) -> bool:
@@ -129,15 +126,15 @@ class Store:
     def _start_steps(self, ep: Endpoint, now: float, from_pending: bool = True) -> list[Step]:
         s = self.config.startup_seconds
         repo = ep.config["model"]["repository"]
-        steps = [Step(now, "pending", MESSAGES["pending"])] if from_pending else []
-        steps.append(Step(now + s / 2 if from_pending else now, "initializing", MESSAGES["initializing"],
+        steps = [Step(now, State.PENDING, State.PENDING.message)] if from_pending else []
+        steps.append(Step(now + s / 2 if from_pending else now, State.INITIALIZING, State.INITIALIZING.message,
                           woken=not from_pending))
         if self._matches(self.faults.fail_start_pattern, repo):
-            msg = (f"{MESSAGES['failed']}: repository '{repo}' matches the emulator's fail-start pattern "
+            msg = (f"{State.FAILED.message}: repository '{repo}' matches the emulator's fail-start pattern "
                    f"'{self.faults.fail_start_pattern}'")
-            steps.append(Step(now + s, "failed", msg))
+            steps.append(Step(now + s, State.FAILED, msg))
         else:
-            steps.append(Step(now + s, "running", MESSAGES["running"]))
+            steps.append(Step(now + s, State.RUNNING, State.RUNNING.message))
         return steps
 
     def _usage(self, namespace: str, now: float, exclude: str | None = None) -> dict[tuple[str, str, str], int]:
@@ -145,7 +142,7 @@ class Store:
         for (ns, name), ep in self._endpoints.items():
             if ns != namespace or name == exclude or ep.deleted_at is not None:
                 continue
-            if self._state(ep, now) == "paused":
+            if self._state(ep, now) == State.PAUSED:
                 continue
             c = ep.config
             key = (c["provider"]["vendor"], c["provider"]["region"], c["compute"]["instanceType"])
@@ -172,12 +169,12 @@ class Store:
         with self._lock:
             now = self.clock()
             self._purge(now)
-            return [self.view(ep, now) for (ns, _), ep in sorted(self._endpoints.items()) if ns == namespace]
+            return [self._view(ep, now) for (ns, _), ep in sorted(self._endpoints.items()) if ns == namespace]
 
     def get(self, namespace: str, name: str) -> dict:
         with self._lock:
             now = self.clock()
-            return self.view(self._get(namespace, name, now), now)
+            return self._view(self._get(namespace, name, now), now)
 
     def create(self, namespace: str, body: object, user: dict) -> dict:
         cfg = parse_create(body)
@@ -192,7 +189,7 @@ class Store:
             ep.timeline = self._start_steps(ep, now)
             self._endpoints[(namespace, ep.name)] = ep
             self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
     def update(self, namespace: str, name: str, body: object, user: dict) -> dict:
         patch = parse_update(body)
@@ -201,7 +198,7 @@ class Store:
             ep = self._get(namespace, name, now)
             state = self._state(ep, now)
             if state not in self.UPDATE_VALID:
-                raise InvalidState("update", ep.ident, state, self.UPDATE_VALID,
+                raise InvalidState("update", ep.endpoint_id, state, self.UPDATE_VALID,
                                    "A failed endpoint must be deleted and created again")
             old = ep.config
             for key, current in (("name", old["name"]), ("type", old["type"])):
@@ -223,31 +220,31 @@ class Store:
                 raise BadRequest(f"The inference engine cannot be changed (model.image.{old_variant} -> "
                                  f"model.image.{new_variant}); create a new endpoint")
             hw = validate(cfg)
-            if state != "paused":
+            if state != State.PAUSED:
                 self._check_quota(namespace, cfg, hw, now, exclude=name)
             ep.config = cfg
             ep.updated_by = dict(user)
             self._after_update(ep, state, now)
             self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
-    def _after_update(self, ep: Endpoint, state: str, now: float) -> None:
-        if state == "paused":
-            ep.timeline = [Step(now, "paused", MESSAGES["paused"])]
-        elif state in ("pending", "initializing"):
+    def _after_update(self, ep: Endpoint, state: State, now: float) -> None:
+        if state == State.PAUSED:
+            ep.timeline = [Step(now, State.PAUSED, State.PAUSED.message)]
+        elif state in (State.PENDING, State.INITIALIZING):
             ep.timeline = self._start_steps(ep, now)
-        elif state == "scaledToZero" and ep.scaling["minReplica"] == 0:
-            ep.timeline = [Step(now, "scaledToZero", MESSAGES["scaledToZero"])]
+        elif state == State.SCALED_TO_ZERO and ep.scaling["minReplica"] == 0:
+            ep.timeline = [Step(now, State.SCALED_TO_ZERO, State.SCALED_TO_ZERO.message)]
         else:
             repo = ep.config["model"]["repository"]
             end = now + self.config.update_seconds
             if self._matches(self.faults.fail_update_pattern, repo):
-                msg = (f"{MESSAGES['updateFailed']}: repository '{repo}' matches the emulator's fail-update "
+                msg = (f"{State.UPDATE_FAILED.message}: repository '{repo}' matches the emulator's fail-update "
                        f"pattern '{self.faults.fail_update_pattern}'")
-                last = Step(end, "updateFailed", msg)
+                last = Step(end, State.UPDATE_FAILED, msg)
             else:
-                last = Step(end, "running", MESSAGES["running"])
-            ep.timeline = [Step(now, "updating", MESSAGES["updating"]), last]
+                last = Step(end, State.RUNNING, State.RUNNING.message)
+            ep.timeline = [Step(now, State.UPDATING, State.UPDATING.message), last]
             ep.last_request = None
 
     def delete(self, namespace: str, name: str) -> None:
@@ -264,29 +261,29 @@ class Store:
             ep = self._get(namespace, name, now)
             state = self._state(ep, now)
             if state not in self.PAUSE_VALID:
-                raise InvalidState("pause", ep.ident, state, self.PAUSE_VALID)
-            if state != "paused":
-                ep.timeline = [Step(now, "paused", MESSAGES["paused"])]
+                raise InvalidState("pause", ep.endpoint_id, state, self.PAUSE_VALID)
+            if state != State.PAUSED:
+                ep.timeline = [Step(now, State.PAUSED, State.PAUSED.message)]
                 self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
     def resume(self, namespace: str, name: str) -> dict:
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
             state = self._state(ep, now)
-            if state == "running":
-                raise BadRequest(f"Endpoint {ep.ident} is already running")
+            if state == State.RUNNING:
+                raise BadRequest(f"Endpoint {ep.endpoint_id} is already running")
             if state not in self.RESUME_VALID:
-                raise InvalidState("resume", ep.ident, state, self.RESUME_VALID)
-            if state == "paused":
+                raise InvalidState("resume", ep.endpoint_id, state, self.RESUME_VALID)
+            if state == State.PAUSED:
                 hw = validate(ep.config)
                 self._check_quota(namespace, ep.config, hw, now, exclude=name)
                 ep.timeline = self._start_steps(ep, now)
             else:
                 ep.timeline = self._start_steps(ep, now, from_pending=False)
             self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
     def scale_to_zero(self, namespace: str, name: str) -> dict:
         with self._lock:
@@ -294,11 +291,11 @@ class Store:
             ep = self._get(namespace, name, now)
             state = self._state(ep, now)
             if state not in self.SCALE_TO_ZERO_VALID:
-                raise InvalidState("scale to zero", ep.ident, state, self.SCALE_TO_ZERO_VALID)
-            if state != "scaledToZero":
-                ep.timeline = [Step(now, "scaledToZero", MESSAGES["scaledToZero"])]
+                raise InvalidState("scale to zero", ep.endpoint_id, state, self.SCALE_TO_ZERO_VALID)
+            if state != State.SCALED_TO_ZERO:
+                ep.timeline = [Step(now, State.SCALED_TO_ZERO, State.SCALED_TO_ZERO.message)]
                 self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
     def usage(self, namespace: str) -> dict[tuple[str, str, str], int]:
         with self._lock:
@@ -307,7 +304,7 @@ class Store:
             return self._usage(namespace, now)
 
     # ----------------------------------------------------------------------------- inference-side hooks
-    def lookup(self, namespace: str, name: str) -> tuple[Endpoint, str]:
+    def lookup(self, namespace: str, name: str) -> tuple[Endpoint, State]:
         """A copy of the endpoint and its state, for the inference surface (404 once deleted)."""
         with self._lock:
             now = self.clock()
@@ -316,13 +313,13 @@ class Store:
                 raise NotFound(f"Endpoint '{name}' not found in namespace '{namespace}'")
             return copy.deepcopy(ep), self._state(ep, now)
 
-    def wake(self, namespace: str, name: str) -> str:
+    def wake(self, namespace: str, name: str) -> State:
         """An inference request reached a scaled-to-zero endpoint: start a replica. Returns the new state."""
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
             state = self._state(ep, now)
-            if state == "scaledToZero":
+            if state == State.SCALED_TO_ZERO:
                 ep.timeline = self._start_steps(ep, now, from_pending=False)
                 ep.last_request = None
                 self._save()
@@ -347,21 +344,20 @@ class Store:
             self._save()
 
     def force_state(self, namespace: str, name: str, state: str, message: str | None = None) -> dict:
-        if state not in ALL:
-            raise BadRequest(f"Unknown state '{state}' (known: {', '.join(sorted(ALL))})")
+        """Put the endpoint in `state` now (an initializing endpoint keeps its url, as after a wake)."""
+        try:
+            forced = State(state)
+        except ValueError:
+            raise BadRequest(f"Unknown state '{state}' (known: {', '.join(sorted(State))})") from None
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
-            ep.timeline = [Step(now, state, message or MESSAGES[state], woken=state == "initializing")]
+            ep.timeline = [Step(now, forced, message or forced.message, woken=forced == State.INITIALIZING)]
             ep.last_request = None
             self._save()
-            return self.view(ep, now)
+            return self._view(ep, now)
 
     def reset(self) -> None:
         with self._lock:
             self._endpoints.clear()
             self._save()
-
-    def snapshot(self) -> list[Endpoint]:
-        with self._lock:
-            return [copy.deepcopy(ep) for ep in self._endpoints.values()]

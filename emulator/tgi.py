@@ -15,21 +15,19 @@ import asyncio
 import json
 import time
 import zlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from emulator import wire
 from emulator.errors import ApiError, Forbidden, NotFound, ShapeError, Unauthorized
-from emulator.models import _bool, _obj, _str, _str_list, _uint
-
-if TYPE_CHECKING:
-    from emulator.app import Emulator
+from emulator.models import SERVING, Endpoint, State
+from emulator.store import Config, Store
 
 DEFAULT_REPLY = "Hello from the hf-endpoints emulator. This reply is deterministic and ignores the prompt."
 TGI_VERSION = "3.3.6"
-SERVING = ("running", "updating", "updateFailed")
 
 
 class TgiError(ApiError):
@@ -87,31 +85,33 @@ class Generation:
 
 
 class Tgi:
-    """Handles `/e/{namespace}/{name}/{path}`."""
+    """Handles `/e/{namespace}/{name}/{path}`. Built from what it needs, not from the app: the store (state,
+    wake, idle timer), the live config (the reply text) and `identify` (Authorization header -> identity dict
+    with `user` and `namespaces`, or None)."""
 
-    def __init__(self, emu: Emulator):
-        self.emu = emu
+    def __init__(self, store: Store, config: Config, identify: Callable[[str | None], dict | None]):
+        self.store, self.config, self.identify = store, config, identify
 
     # ----------------------------------------------------------------------------------------- proxy
     def _authorize(self, request: Request, namespace: str, ep_type: str) -> None:
         if ep_type == "public":
             return
-        ident = self.emu.identity(request.headers.get("authorization"))
-        if ident is None:
+        identity = self.identify(request.headers.get("authorization"))
+        if identity is None:
             raise Unauthorized("Authorization header is correct, but the token seems invalid"
                                if request.headers.get("authorization") else "Authorization header is missing")
-        if ep_type == "private" and namespace not in ident["namespaces"]:
-            raise Forbidden(f"User '{ident['user']}' has no access to this private endpoint of '{namespace}'")
+        if ep_type == "private" and namespace not in identity["namespaces"]:
+            raise Forbidden(f"User '{identity['user']}' has no access to this private endpoint of '{namespace}'")
 
     async def handle(self, request: Request) -> Response:
         ns, name = request.path_params["namespace"], request.path_params["name"]
         path = request.path_params.get("path", "").strip("/")
-        store = self.emu.store
+        store = self.store
         ep, state = store.lookup(ns, name)
         self._authorize(request, ns, ep.config["type"])
-        if state == "paused":
+        if state == State.PAUSED:
             return PlainTextResponse("Bad Request: endpoint is paused", status_code=400)
-        if state == "scaledToZero":
+        if state == State.SCALED_TO_ZERO:
             state = store.wake(ns, name)
         if state not in SERVING:
             state = await self._hold(request, ns, name, state)
@@ -130,34 +130,34 @@ class Tgi:
             return JSONResponse({"object": "list", "data": [
                 {"id": self._model_id(ep), "object": "model", "created": int(ep.created_at), "owned_by": ns}]})
         if request.method == "POST" and path in ("", "generate", "generate_stream"):
-            return self.generate(ep, await self.emu.json_body(request), path)
+            return self.generate(ep, await wire.json_body(request), path)
         if route == ("POST", "v1/chat/completions"):
-            return self.chat(ep, await self.emu.json_body(request))
+            return self.chat(ep, await wire.json_body(request))
         raise NotFound(f"No route {request.method} /{path} on this endpoint")
 
-    async def _hold(self, request: Request, ns: str, name: str, state: str) -> str:
+    async def _hold(self, request: Request, ns: str, name: str, state: State) -> State:
         """Honour `X-Scale-Up-Timeout: <seconds>`: hold the request until a replica is running."""
         try:
             timeout = float(request.headers.get("x-scale-up-timeout", "0"))
         except ValueError:
             timeout = 0.0
         deadline = time.monotonic() + min(timeout, 600.0)
-        while state not in SERVING and state != "failed" and time.monotonic() < deadline:
+        while state not in SERVING and state != State.FAILED and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-            _, state = self.emu.store.lookup(ns, name)
+            _, state = self.store.lookup(ns, name)
         return state
 
     # ----------------------------------------------------------------------------------------- TGI
     @staticmethod
-    def _model_id(ep: Any) -> str:
+    def _model_id(ep: Endpoint) -> str:
         return ep.config["model"]["env"].get("MODEL_ID") or ep.config["model"]["repository"]
 
-    def _limits(self, ep: Any) -> tuple[int, int]:
+    def _limits(self, ep: Endpoint) -> tuple[int, int]:
         env = ep.config["model"]["env"]
         return (_env_int(env, ("MAX_INPUT_LENGTH", "MAX_INPUT_TOKENS"), 1024),
                 _env_int(env, ("MAX_TOTAL_TOKENS",), 2048))
 
-    def info(self, ep: Any) -> dict:
+    def info(self, ep: Endpoint) -> dict:
         max_input, max_total = self._limits(ep)
         return {"model_id": self._model_id(ep), "model_sha": ep.config["model"].get("revision"),
                 "model_pipeline_tag": ep.config["model"].get("task") or "text-generation",
@@ -166,7 +166,7 @@ class Tgi:
                 "max_client_batch_size": 4, "router": "text-generation-router", "version": TGI_VERSION,
                 "sha": None, "docker_label": None}
 
-    def _generation(self, ep: Any, prompt_tokens: int, max_new: int | None, stop: list[str]) -> Generation:
+    def _generation(self, ep: Endpoint, prompt_tokens: int, max_new: int | None, stop: list[str]) -> Generation:
         max_input, max_total = self._limits(ep)
         if prompt_tokens > max_input:
             raise TgiError(f"Input validation error: `inputs` must have less than {max_input} tokens. "
@@ -180,18 +180,18 @@ class Tgi:
                            f"Given: {prompt_tokens} `inputs` tokens and {max_new} `max_new_tokens`")
         if len(stop) > 4:
             raise TgiError(f"Input validation error: `stop` supports up to 4 stop sequences. Given: {len(stop)}")
-        return Generation(self.emu.config.reply or DEFAULT_REPLY, prompt_tokens, max_new, stop)
+        return Generation(self.config.reply or DEFAULT_REPLY, prompt_tokens, max_new, stop)
 
-    def generate(self, ep: Any, body: Any, path: str) -> Response:
-        body = _obj(body, "", "struct GenerateRequest")
+    def generate(self, ep: Endpoint, body: Any, path: str) -> Response:
+        body = wire.obj(body, "", "struct GenerateRequest")
         if "inputs" not in body:
             raise ShapeError("", "missing field `inputs`")
-        inputs = _str(body["inputs"], "inputs")
-        params = _obj(body.get("parameters") or {}, "parameters")
-        max_new = None if params.get("max_new_tokens") is None else _uint(params["max_new_tokens"],
-                                                                          "parameters.max_new_tokens")
-        stop = _str_list(params.get("stop") or [], "parameters.stop")
-        stream = path == "generate_stream" or (path == "" and _bool(body.get("stream", False), "stream"))
+        inputs = wire.string(body["inputs"], "inputs")
+        params = wire.obj(body.get("parameters") or {}, "parameters")
+        max_new = params.get("max_new_tokens")
+        max_new = None if max_new is None else wire.uint(max_new, "parameters.max_new_tokens")
+        stop = wire.str_list(params.get("stop") or [], "parameters.stop")
+        stream = path == "generate_stream" or (path == "" and wire.boolean(body.get("stream", False), "stream"))
         gen = self._generation(ep, len(inputs.split()), max_new, stop)
         seed = params.get("seed") if isinstance(params.get("seed"), int) else None
         if stream:
@@ -213,8 +213,8 @@ class Tgi:
                                  "input_length": gen.prompt_tokens, "seed": seed} if last else None}
             yield f"data:{json.dumps(event)}\n\n"
 
-    def chat(self, ep: Any, body: Any) -> Response:
-        body = _obj(body, "", "struct ChatRequest")
+    def chat(self, ep: Endpoint, body: Any) -> Response:
+        body = wire.obj(body, "", "struct ChatRequest")
         if "messages" not in body:
             raise ShapeError("", "missing field `messages`")
         messages = body["messages"]
@@ -222,18 +222,18 @@ class Tgi:
             raise ShapeError("messages", f"invalid type: {type(messages).__name__}, expected a sequence")
         words = 0
         for i, m in enumerate(messages):
-            m = _obj(m, f"messages[{i}]", "struct Message")
+            m = wire.obj(m, f"messages[{i}]", "struct Message")
             content = m.get("content") or ""
             if isinstance(content, list):
                 content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            words += len(_str(content, f"messages[{i}].content").split())
-        max_new = None if body.get("max_tokens") is None else _uint(body["max_tokens"], "max_tokens")
+            words += len(wire.string(content, f"messages[{i}].content").split())
+        max_new = None if body.get("max_tokens") is None else wire.uint(body["max_tokens"], "max_tokens")
         stop = body.get("stop") or []
-        stop = [stop] if isinstance(stop, str) else _str_list(stop, "stop")
+        stop = [stop] if isinstance(stop, str) else wire.str_list(stop, "stop")
         gen = self._generation(ep, words, max_new, stop)
         model, created = self._model_id(ep), int(time.time())
         base = {"id": "", "created": created, "model": model, "system_fingerprint": f"{TGI_VERSION}-native"}
-        if _bool(body.get("stream", False), "stream"):
+        if wire.boolean(body.get("stream", False), "stream"):
             return StreamingResponse(self._chat_events(gen, base), media_type="text/event-stream")
         return JSONResponse({**base, "object": "chat.completion", "choices": [
             {"index": 0, "message": {"role": "assistant", "content": gen.text}, "logprobs": None,
