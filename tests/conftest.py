@@ -9,6 +9,7 @@ for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
 import pytest  # noqa: E402
 
 from emulator.process import EmulatorProcess  # noqa: E402
+from tests import pulumi_cli  # noqa: E402
 
 EMULATOR_FAST_ARGS = [
     "--startup-seconds", "0.3", "--update-seconds", "0.2", "--delete-seconds", "0.2", "--time-scale", "0.05",
@@ -27,3 +28,14 @@ def emulator(emulator_process):
     """The session's emulator, reset: no endpoints, faults, calls, and the command-line config."""
     emulator_process.reset()
     yield emulator_process
+
+
+@pytest.fixture(scope="session")
+def pulumi_bin():
+    """The directory of the pinned Pulumi CLI. Under CI a missing CLI fails the tests that need it."""
+    bin_dir = pulumi_cli.install()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail(pulumi_cli.CLI_MISSING)
+        pytest.skip(pulumi_cli.CLI_MISSING)
+    return bin_dir

@@ -48,32 +48,32 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def __init__(self, engine_address: str):
         self.engine_address = engine_address
 
-    def Handshake(self, request, context):  # noqa: N802 (gRPC method names)
+    def Handshake(self, request, context):
         if request.engine_address:
             self.engine_address = request.engine_address
         return language_pb2.LanguageHandshakeResponse()
 
-    def GetPluginInfo(self, request, context):  # noqa: N802
+    def GetPluginInfo(self, request, context):
         return plugin_pb2.PluginInfo(version=os.environ.get("HF_ENDPOINTS_PULUMI_VERSION", "3.0.0"))
 
-    def GetRequiredPlugins(self, request, context):  # noqa: N802
+    def GetRequiredPlugins(self, request, context):
         return language_pb2.GetRequiredPluginsResponse()
 
-    def GetRequiredPackages(self, request, context):  # noqa: N802
+    def GetRequiredPackages(self, request, context):
         return language_pb2.GetRequiredPackagesResponse()
 
-    def RuntimeOptionsPrompts(self, request, context):  # noqa: N802
+    def RuntimeOptionsPrompts(self, request, context):
         return language_pb2.RuntimeOptionsResponse()
 
-    def About(self, request, context):  # noqa: N802
+    def About(self, request, context):
         return language_pb2.AboutResponse(executable=sys.executable, version=sys.version.split()[0])
 
-    def InstallDependencies(self, request, context):  # noqa: N802
+    def InstallDependencies(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED,
                       "this language host does not install dependencies: run ./scripts/test or "
                       "./scripts/up-local once, which create ./venv from requirements.txt")
 
-    def Run(self, request, context):  # noqa: N802
+    def Run(self, request, context):
         info = request.info
         options = json.loads(json.dumps(dict(info.options))) if info.HasField("options") else {}
         root = info.root_directory or request.pwd
@@ -98,7 +98,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {code}")
 
-    def Cancel(self, request, context):  # noqa: N802
+    def Cancel(self, request, context):
         return empty_pb2.Empty()
 
 

@@ -1,0 +1,201 @@
+"""The lifecycle through the real Pulumi CLI and engine: preview, up, refresh, destroy of our stacks.
+
+Each test copies the project into a scratch directory with its own file backend, points the `local` stack
+at the emulator and runs `pulumi` as a user would. The emulator's call log is the judge of what reached the
+API. These tests need the pinned CLI (`scripts/pulumi --install-only`); with `CI` set they fail without it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.pulumi_cli import PulumiProject
+
+pytestmark = pytest.mark.cli
+NS = "local"
+NAME = "jais-13b-chat"
+URN_ENDPOINT = f"urn:pulumi:local::hf-endpoints::pulumi-python:dynamic/hf:InferenceEndpoint::{NAME}"
+WRITES = ("POST", "PUT", "DELETE")
+
+
+def api_calls(emulator, methods=("GET", *WRITES)) -> list[tuple[str, str]]:
+    return [(c["method"], c["path"]) for c in emulator.calls()
+            if c["path"].startswith("/v2/") and c["method"] in methods]
+
+
+def api_writes(emulator) -> list[tuple[str, str]]:
+    return api_calls(emulator, WRITES)
+
+
+def property_changes(preview_output: str, resource: str = "InferenceEndpoint") -> list[str]:
+    """The property lines `pulumi preview --diff` marks as changed (`~ env`, `~ MAX_INPUT_LENGTH ...`) in the
+    section of one resource type."""
+    lines, inside = [], False
+    for line in preview_output.splitlines():
+        header = re.match(r"^\s+[~+-]+\s+[\w-]+:[\w/-]+:(\w+): \(", line)
+        if header or line.startswith("    --outputs:--"):
+            inside = bool(header) and header.group(1) == resource
+        elif inside and re.match(r"^\s+[~+-]\s+\w[\w.-]*\s*:", line):
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.fixture
+def project(tmp_path, pulumi_bin, emulator) -> PulumiProject:
+    """The `local` stack in a scratch copy, pointed at a reset emulator whose replies pass the smoke test and
+    whose idle clock runs in real minutes (a running endpoint stays running for the whole test)."""
+    emulator.configure(reply="positive", time_scale=60)
+    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
+    project.point_at_emulator()
+    project.init()
+    return project
+
+
+@pytest.fixture
+def deployed(project, emulator) -> PulumiProject:
+    project.up()
+    emulator.clear_calls()
+    return project
+
+
+def test_preview_of_a_new_stack_shows_creates_and_calls_nothing(project, emulator):
+    """A preview makes zero API calls and shows what up would create."""
+    emulator.clear_calls()
+    assert project.preview_steps() == [("create", NAME), ("create", "endpoints-ready")]
+    assert emulator.calls() == []
+
+
+def test_up_serves_and_exports_the_outputs(project, emulator):
+    """up waits until the endpoint serves: running, url answering, outputs from the catalog."""
+    result = project.up()
+    assert f"hf-endpoints: local/{NAME}: ready (health 200 and smoke test matched)" in result.output
+    (live,) = emulator.endpoints(NS)
+    assert live["status"]["state"] == "running"
+    outputs = project.outputs()
+    url = f"{emulator.base_url}/e/{NS}/{NAME}"
+    assert outputs[NAME] == {"url": url, "state": "running", "price_per_hour": 1,
+                             "dashboard_url": f"https://endpoints.huggingface.co/{NS}/endpoints/{NAME}"}
+    assert outputs["hourly_cost_at_min_replicas"] == 0  # min_replica 0: scales to zero when idle
+    request = urllib.request.Request(
+        url, data=json.dumps({"inputs": "Hi", "parameters": {"max_new_tokens": 3}}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert json.loads(response.read()) == [{"generated_text": "positive", "details": None}]
+
+
+def test_nothing_changed_means_no_changes_and_no_writes(deployed, emulator):
+    """Right after up, `preview --expect-no-changes` passes with zero calls, and up writes nothing."""
+    deployed.preview("--expect-no-changes")
+    assert emulator.calls() == []
+    result = deployed.up()
+    assert "3 unchanged" in result.output
+    assert api_writes(emulator) == []
+
+
+def test_env_change_is_one_put_of_that_key(deployed, emulator):
+    """An env edit previews as an update of that one key and reaches the API as one PUT of the env map."""
+    env = deployed.stack_config()["hf-endpoints:endpoints"][NAME]["env"]
+    deployed.edit_endpoint(NAME, env={**env, "MAX_INPUT_LENGTH": "1800"})
+    preview = deployed.preview()
+    assert property_changes(preview.output) == [
+        "~ env                  : {", '~ MAX_INPUT_LENGTH        : "2000" => "1800"']
+    assert deployed.preview_steps() == [("update", NAME), ("update", "endpoints-ready")]
+    deployed.up()
+    assert api_writes(emulator) == [("PUT", f"/v2/endpoint/{NS}/{NAME}")]
+    (live,) = emulator.endpoints(NS)
+    assert live["model"]["env"]["MAX_INPUT_LENGTH"] == "1800"
+    assert live["status"]["state"] == "running"
+
+
+def test_region_change_replaces_under_the_same_name(deployed, emulator):
+    """A region change deletes first (the name is reused), then creates: never 409."""
+    deployed.edit_endpoint(NAME, region="eu-west-1")
+    assert deployed.preview_steps() == [("replace", NAME), ("update", "endpoints-ready")]
+    deployed.up()
+    writes = api_writes(emulator)
+    assert writes == [("DELETE", f"/v2/endpoint/{NS}/{NAME}"), ("POST", f"/v2/endpoint/{NS}")]
+    (live,) = emulator.endpoints(NS)
+    assert live["provider"] == {"vendor": "aws", "region": "eu-west-1"}
+    assert live["status"]["state"] == "running"
+
+
+def test_pause_then_resume_and_nothing_else(deployed, emulator):
+    """paused: true pauses (no PUT), paused: false resumes (no PUT)."""
+    deployed.edit_endpoint(NAME, paused=True)
+    deployed.up()
+    assert api_writes(emulator) == [("POST", f"/v2/endpoint/{NS}/{NAME}/pause")]
+    assert deployed.outputs()[NAME]["state"] == "paused"
+    emulator.clear_calls()
+    deployed.edit_endpoint(NAME, paused=False)
+    deployed.up()
+    assert api_writes(emulator) == [("POST", f"/v2/endpoint/{NS}/{NAME}/resume")]
+    assert deployed.outputs()[NAME]["state"] == "running"
+
+
+def test_out_of_band_edit_shows_on_refresh_and_up_reverts_it(deployed, emulator):
+    """An edit made in the web UI is drift: refresh records it, the next up puts the spec back."""
+    emulator.edit(NS, NAME, {"compute": {"scaling": {"maxReplica": 3}}})
+    refresh = deployed.refresh("--diff")
+    assert "~ max_replica" in refresh.output and "1 => 3" in refresh.output
+    emulator.clear_calls()
+    deployed.up()
+    assert api_writes(emulator) == [("PUT", f"/v2/endpoint/{NS}/{NAME}")]
+    (live,) = emulator.endpoints(NS)
+    assert live["compute"]["scaling"]["maxReplica"] == 1
+
+
+def test_out_of_band_delete_leaves_state_on_refresh_and_up_recreates(deployed, emulator):
+    """An endpoint deleted in the UI: refresh drops it from state, up creates it again."""
+    emulator.remove(NS, NAME)
+    deployed.refresh()
+    assert deployed.resources() == []
+    deployed.up()
+    assert ("POST", f"/v2/endpoint/{NS}") in api_writes(emulator)
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+
+
+def test_destroy_after_an_out_of_band_delete_succeeds(deployed, emulator):
+    """destroy of an endpoint that is already gone: the DELETE's 404 counts as done."""
+    emulator.remove(NS, NAME)
+    deployed.destroy()
+    assert deployed.resources() == []
+    assert emulator.endpoints(NS) == []
+
+
+def test_failed_start_names_the_endpoint_and_stays_destroyable(deployed, emulator):
+    """A start that fails: up exits non-zero naming the endpoint and the server's message; the endpoint
+    is in state, so destroy removes it."""
+    emulator.faults(fail_start_pattern="jais")
+    deployed.edit_endpoint(NAME, region="eu-west-1")  # a replacement: a fresh start
+    result = deployed.up(check=False)
+    assert result.code != 0
+    assert f"local/{NAME} failed to deploy: " in result.output
+    assert [r["id"] for r in deployed.resources()] == [f"{NS}/{NAME}"]
+    deployed.destroy()
+    assert emulator.endpoints(NS) == []
+
+
+def test_invalid_stack_file_fails_the_preview_naming_the_key(project, emulator):
+    """A bad value fails the preview before anything is created, naming the key; zero API calls."""
+    project.edit_endpoint(NAME, min_replica=3)
+    emulator.clear_calls()
+    result = project.preview(check=False)
+    assert result.code != 0
+    assert (f"endpoints.{NAME}.min_replica: 3 is greater than max_replica (1); lower min_replica or raise "
+            "max_replica") in result.output
+    assert emulator.calls() == []
+
+
+def test_destroy_leaves_nothing_and_the_stack_can_be_removed(deployed, emulator):
+    """destroy deletes the endpoint (and waits until the name is gone); `pulumi stack rm` then works."""
+    deployed.destroy()
+    assert api_writes(emulator) == [("DELETE", f"/v2/endpoint/{NS}/{NAME}")]
+    assert emulator.endpoints(NS) == []
+    deployed.run("stack", "rm", "local", "--yes")
+    listing = deployed.run("stack", "ls", "--json").json()
+    assert listing == []
+
