@@ -3,7 +3,7 @@
 import pulumi
 
 from providers import EndpointsReady, InferenceEndpoint
-from providers.spec import hourly_cost_at_min_replicas, stack_endpoints
+from providers.stack_config import hourly_cost_at_min_replicas, stack_endpoints
 
 config = pulumi.Config("hf-endpoints")
 namespace = config.require("namespace")

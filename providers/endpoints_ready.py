@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
 
-from providers import spec
 from providers.base import ConfiguredProvider
 from providers.readiness import Target, wait_until_ready
+from providers.values import is_unknown, show
 
 # The fields of an InferenceEndpoint's outputs that readiness depends on.
 VIEW_KEYS = ("namespace", "name", "type", "min_replica", "paused", "smoke_test", "updated_at")
@@ -48,21 +48,21 @@ def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
 class EndpointsReadyProvider(ConfiguredProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures, endpoints = [], news.get("endpoints")
-        if not spec.is_unknown(endpoints):
+        if not is_unknown(endpoints):
             if not isinstance(endpoints, list):
                 failures.append(CheckFailure("endpoints", "endpoints must be a list of InferenceEndpoint "
-                                             f"outputs, got {spec.show(endpoints)}"))
+                                             f"outputs, got {show(endpoints)}"))
             else:
                 for index, view in enumerate(endpoints):
-                    if spec.is_unknown(view):
+                    if is_unknown(view):
                         continue
                     if not isinstance(view, Mapping) or not view.get("name") or not view.get("namespace"):
                         failures.append(CheckFailure("endpoints", f"endpoints[{index}] has no name/namespace: "
                                                      "pass InferenceEndpoint resources or their outputs"))
         timeout = news.get("timeout_seconds")
-        if timeout is not None and not spec.is_unknown(timeout) and (
+        if timeout is not None and not is_unknown(timeout) and (
                 isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
-            failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {spec.show(timeout)} is not a "
+            failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {show(timeout)} is not a "
                                          "positive number of seconds; e.g. 1800"))
         inputs = {"endpoints": _canonical_views(endpoints) if isinstance(endpoints, list) else endpoints}
         if timeout is not None:

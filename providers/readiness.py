@@ -4,10 +4,13 @@ An endpoint is ready when `running` with its health route answering 200 and its 
 matching; `scaledToZero` counts when `min_replica` is 0 (it is not probed: a probe would wake it and bill);
 `paused` counts when `paused` is set. `failed`/`updateFailed` fail at once, naming the endpoint and the
 server's message. Progress: a line per endpoint when its state changes and every 30 s.
+
+`classify` (pure) gives the verdict on one endpoint's live view; `wait_until_ready` does the polling.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers import spec
 from providers.client import EndpointsClient, describe_http_error
 
 PROGRESS_EVERY_SECONDS = 30.0
+READY, PROBE, WAIT, FAILED = "ready", "probe", "wait", "failed"
 
 
 class EndpointNotReadyError(Exception):
@@ -62,6 +65,32 @@ def log_line(message: str) -> None:
     sys.stdout.flush()
 
 
+def classify(raw: Mapping[str, Any], *, min_replica: int, paused: bool) -> tuple[str, str]:
+    """One endpoint's verdict from its live view: ready, probe (running: check health and smoke test),
+    wait, or failed, with a message to show."""
+    status = raw.get("status") or {}
+    state, message = status.get("state"), status.get("message") or ""
+    if state == "failed":
+        return FAILED, f"failed to deploy: {message or 'no message from the server'}"
+    if state == "updateFailed":
+        return FAILED, f"failed to update: {message or 'no message from the server'}"
+    if paused:
+        if state == "paused":
+            return READY, "paused as requested"
+        return WAIT, f"{state}, pausing"
+    if state == "running" and status.get("url"):
+        return PROBE, "running"
+    if state == "scaledToZero" and min_replica == 0:
+        return READY, "scaled to zero (min_replica 0): wakes on the first request"
+    if state == "paused":
+        return WAIT, "paused, but the spec says running: `pulumi refresh` then `pulumi up` resumes it"
+    return WAIT, f"{state}: {message}" if message else str(state)
+
+
+def smoke_test_passes(expect: str, text: str) -> bool:
+    return re.search(expect, text) is not None
+
+
 def wait_until_ready(
     client: EndpointsClient,
     targets: Sequence[Target],
@@ -94,13 +123,13 @@ def wait_until_ready(
                     raise EndpointNotReadyError(
                         f"{target.label} does not exist any more (deleted outside Pulumi?): run "
                         "`pulumi refresh` then `pulumi up` to recreate it")
-                verdict, message = spec.readiness(raw, min_replica=target.min_replica, paused=target.paused)
+                verdict, message = classify(raw, min_replica=target.min_replica, paused=target.paused)
                 _report(progress[target.label], target, raw, message, elapsed, clock(), log)
-                if verdict == spec.FAILED:
+                if verdict == FAILED:
                     raise EndpointNotReadyError(f"{target.label} {message}")
-                if verdict == spec.READY:
+                if verdict == READY:
                     _finish(progress[target.label], raw, target, message, elapsed, log)
-                elif verdict == spec.PROBE:
+                elif verdict == PROBE:
                     to_probe.append((target, raw))
             for (target, raw), (ok, detail) in zip(
                 to_probe, probes.map(lambda item: _probe(client, *item), to_probe), strict=True
@@ -155,7 +184,7 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
                                authenticated=authenticated)
     except Exception as error:  # the model may still be warming up: try again next tick
         return False, f"smoke test call failed ({describe_http_error(error)})"
-    if not spec.smoke_test_passes(smoke.get("expect", r"\S"), text):
+    if not smoke_test_passes(smoke.get("expect", r"\S"), text):
         raise EndpointNotReadyError(
             f"{target.label} smoke test failed: the reply {text[:200]!r} does not match "
             f"expect {smoke.get('expect')!r} (endpoints.{target.name}.smoke_test)")
