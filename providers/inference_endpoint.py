@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from huggingface_hub import InferenceEndpointStatus
 from huggingface_hub.errors import HfHubHTTPError
 from pulumi.dynamic import (
     CheckFailure,
@@ -124,7 +125,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
             hint = ""
             if error.response is not None and error.response.status_code == 400:
                 current = client.get(new["namespace"], new["name"])
-                if current is not None and current["status"]["state"] == "failed":
+                if current is not None and current["status"]["state"] == InferenceEndpointStatus.FAILED:
                     hint = (" It is in state `failed`, which the API cannot update: recreate it with "
                             "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
             raise EndpointsApiError(

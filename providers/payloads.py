@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from huggingface_hub import InferenceEndpointStatus
+
 from providers import catalog, spec
 from providers.fields import API_FIELDS, KEEP, NOT_IN_UPDATE, OUTPUT_FIELDS, Create, Field, Path, Shape
 
@@ -142,5 +144,5 @@ def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[s
         for key, value in shape.parse(_get(raw, path), inputs).items():
             take(key, value)
     # `paused` is the endpoint's state, not a field: pause and resume are routes of their own.
-    live["paused"] = _get(raw, ("status", "state")) == "paused"
+    live["paused"] = _get(raw, ("status", "state")) == InferenceEndpointStatus.PAUSED
     return spec.canonical(live)

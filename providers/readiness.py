@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from huggingface_hub import InferenceEndpointStatus
+
 from providers.client import EndpointsClient, describe_http_error
 
 PROGRESS_EVERY_SECONDS = 30.0
@@ -70,19 +72,19 @@ def classify(raw: Mapping[str, Any], *, min_replica: int, paused: bool) -> tuple
     wait, or failed, with a message to show."""
     status = raw.get("status") or {}
     state, message = status.get("state"), status.get("message") or ""
-    if state == "failed":
+    if state == InferenceEndpointStatus.FAILED:
         return FAILED, f"failed to deploy: {message or 'no message from the server'}"
-    if state == "updateFailed":
+    if state == InferenceEndpointStatus.UPDATE_FAILED:
         return FAILED, f"failed to update: {message or 'no message from the server'}"
     if paused:
-        if state == "paused":
+        if state == InferenceEndpointStatus.PAUSED:
             return READY, "paused as requested"
         return WAIT, f"{state}, pausing"
-    if state == "running" and status.get("url"):
+    if state == InferenceEndpointStatus.RUNNING and status.get("url"):
         return PROBE, "running"
-    if state == "scaledToZero" and min_replica == 0:
+    if state == InferenceEndpointStatus.SCALED_TO_ZERO and min_replica == 0:
         return READY, "scaled to zero (min_replica 0): wakes on the first request"
-    if state == "paused":
+    if state == InferenceEndpointStatus.PAUSED:
         return WAIT, "paused, but the spec says running: `pulumi refresh` then `pulumi up` resumes it"
     return WAIT, f"{state}: {message}" if message else str(state)
 
