@@ -90,8 +90,8 @@ class EndpointsReadyProvider(ConfiguredProvider):
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
-            "states": {label: raw["status"]["state"] for label, raw in finals.items()},
-            "urls": {label: raw["status"].get("url") or "" for label, raw in finals.items()},
+            "states": {endpoint_id: raw["status"]["state"] for endpoint_id, raw in finals.items()},
+            "urls": {endpoint_id: raw["status"].get("url") or "" for endpoint_id, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
         }
 
@@ -100,10 +100,10 @@ class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
     """Succeeds when every listed endpoint is ready (see `providers.readiness`)."""
 
     states: pulumi.Output[dict]
-    """`namespace/name` -> the state each endpoint was ready in (running, scaledToZero or paused)."""
+    """endpoint_id (`namespace/name`) -> the state each endpoint was ready in (running, scaledToZero or paused)."""
     urls: pulumi.Output[dict]
-    """`namespace/name` -> the endpoint's URL once ready (an InferenceEndpoint's own `url` is the one the API
-    answered at create/update time, often empty until it is deployed)."""
+    """endpoint_id (`namespace/name`) -> the endpoint's URL once ready (an InferenceEndpoint's own `url` is the
+    one the API answered at create/update time, often empty until it is deployed)."""
     ready_seconds: pulumi.Output[float]
 
     def __init__(self, resource_name: str, endpoints: Sequence[Any], timeout_seconds: float | None = None,

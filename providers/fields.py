@@ -182,3 +182,9 @@ REPLACE_KEYS = tuple(field.key for field in INPUT_FIELDS if field.replaces)
 NOT_IN_UPDATE = tuple(field.key for field in INPUT_FIELDS if not field.in_update)
 DEFAULTS: dict[str, Any] = {field.key: field.default for field in INPUT_FIELDS if field.default is not None}
 SECRET_KEYS = tuple(field.key for field in INPUT_FIELDS if field.secret)
+
+
+def endpoint_id(namespace: str, name: str) -> str:
+    """`namespace/name`: the InferenceEndpoint's Pulumi id, the key of EndpointsReady's states and urls, and
+    how log lines and messages name an endpoint."""
+    return f"{namespace}/{name}"

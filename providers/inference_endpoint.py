@@ -31,14 +31,13 @@ from pulumi.dynamic import (
 )
 
 from providers import fields, payloads, spec, validation
-from providers.base import ConfiguredProvider
+from providers.base import ConfiguredProvider, log_line
 from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
-from providers.readiness import log_line
 from providers.values import show
 
 
-def endpoint_id(inputs: Mapping[str, Any]) -> str:
-    return f"{inputs['namespace']}/{inputs['name']}"
+def _endpoint_id(inputs: Mapping[str, Any]) -> str:
+    return fields.endpoint_id(inputs["namespace"], inputs["name"])
 
 
 class InferenceEndpointProvider(ConfiguredProvider):
@@ -57,21 +56,21 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = spec.canonical(props)
-        label, client = endpoint_id(inputs), self.client()
+        endpoint_id, client = _endpoint_id(inputs), self.client()
         try:
             raw = client.create(inputs["namespace"], payloads.create_payload(inputs))
-            log_line(f"{label}: created ({raw['status']['state']})")
+            log_line(f"{endpoint_id}: created ({raw['status']['state']})")
         except ConflictError as conflict:
             if not inputs["adopt"]:
                 raise EndpointsApiError(
-                    f"{label} already exists ({conflict}). hf-endpoints never takes over an endpoint "
+                    f"{endpoint_id} already exists ({conflict}). hf-endpoints never takes over an endpoint "
                     f"silently: to manage it from this stack, set `adopt: true` under "
                     f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
                     "another name.") from None
             raw = self._adopt(client, inputs)
-            return CreateResult(label, payloads.outputs_from_api(inputs, raw))
+            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
         except HfHubHTTPError as error:
-            raise EndpointsApiError(f"{label}: the API refused to create it: {describe_http_error(error)}") \
+            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_http_error(error)}") \
                 from None
         if inputs["paused"]:
             try:
@@ -79,24 +78,24 @@ class InferenceEndpointProvider(ConfiguredProvider):
             except Exception as error:
                 # Never leave a running, billing endpoint behind that state does not know about.
                 client.delete(inputs["namespace"], inputs["name"])
-                raise EndpointsApiError(f"{label}: created but could not be paused "
+                raise EndpointsApiError(f"{endpoint_id}: created but could not be paused "
                                         f"({describe_http_error(error)}); deleted it again") from None
-        return CreateResult(label, payloads.outputs_from_api(inputs, raw))
+        return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
 
     def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
         """Take over an existing endpoint (adopt: true) and bring it to the spec."""
-        label = endpoint_id(inputs)
+        endpoint_id = _endpoint_id(inputs)
         raw = client.get(inputs["namespace"], inputs["name"])
         if raw is None:
-            raise EndpointsApiError(f"{label} answered 409 but cannot be read; try again")
+            raise EndpointsApiError(f"{endpoint_id} answered 409 but cannot be read; try again")
         live = payloads.inputs_from_api(inputs, raw)
         fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
         if fixed:
             raise EndpointsApiError(
-                f"{label} exists with different {', '.join(fixed)} (live: "
+                f"{endpoint_id} exists with different {', '.join(fixed)} (live: "
                 f"{', '.join(f'{k}={show(live.get(k))}' for k in fixed)}); these cannot change in "
                 "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
-        log_line(f"{label}: adopting the existing endpoint (adopt: true)")
+        log_line(f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
         return self._converge(client, live, inputs) or raw
 
     def _converge(self, client: EndpointsClient, olds: Mapping[str, Any],
@@ -115,12 +114,12 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = spec.canonical(olds), spec.canonical(news)
-        label, client = endpoint_id(new), self.client()
+        endpoint_id, client = _endpoint_id(new), self.client()
         try:
             raw = self._converge(client, old, new) or client.get(new["namespace"], new["name"])
         except HfHubHTTPError as error:
             if error.response is not None and error.response.status_code == 404:
-                raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+                raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
                                         "`pulumi up` recreates it") from None
             hint = ""
             if error.response is not None and error.response.status_code == 400:
@@ -129,34 +128,34 @@ class InferenceEndpointProvider(ConfiguredProvider):
                     hint = (" It is in state `failed`, which the API cannot update: recreate it with "
                             "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
             raise EndpointsApiError(
-                f"{label}: the API refused the update: {describe_http_error(error)}.{hint}") from None
+                f"{endpoint_id}: the API refused the update: {describe_http_error(error)}.{hint}") from None
         if raw is None:
-            raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+            raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
                                     "`pulumi up` recreates it")
-        log_line(f"{label}: updated ({raw['status']['state']})")
+        log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
         return UpdateResult(payloads.outputs_from_api(new, raw))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
         raw = self.client().get(inputs["namespace"], inputs["name"])
         if raw is None:
-            log_line(f"{endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
+            log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
             return ReadResult("", {})
         live = payloads.inputs_from_api(inputs, raw)
         return ReadResult(id_, payloads.outputs_from_api(live, raw), inputs=live)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
-        label, settings = endpoint_id(inputs), self.settings()
+        endpoint_id, settings = _endpoint_id(inputs), self.settings()
         client = EndpointsClient(settings)
         client.delete(inputs["namespace"], inputs["name"])
         deadline = time.monotonic() + settings.delete_timeout_seconds
         while client.get(inputs["namespace"], inputs["name"]) is not None:
             if time.monotonic() > deadline:
-                raise EndpointsApiError(f"{label} is still visible {settings.delete_timeout_seconds:.0f}s "
+                raise EndpointsApiError(f"{endpoint_id} is still visible {settings.delete_timeout_seconds:.0f}s "
                                         "after DELETE; run `pulumi destroy` again")
             time.sleep(settings.poll_seconds)
-        log_line(f"{label}: deleted")
+        log_line(f"{endpoint_id}: deleted")
 
 
 class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
