@@ -3,7 +3,8 @@
 import pulumi
 
 from providers import EndpointsReady, InferenceEndpoint
-from providers.spec import hourly_cost_at_min_replicas, stack_endpoints
+from providers.fields import endpoint_id
+from providers.stack_config import hourly_cost_at_min_replicas, stack_endpoints
 
 config = pulumi.Config("hf-endpoints")
 namespace = config.require("namespace")
@@ -14,10 +15,9 @@ ready = EndpointsReady("endpoints-ready", list(endpoints.values()),
                        timeout_seconds=config.get_int("readyTimeoutSeconds"))
 
 for name, endpoint in endpoints.items():
-    label = f"{namespace}/{name}"
-    pulumi.export(name, {
-        "url": ready.urls.apply(lambda urls, label=label: (urls or {}).get(label)),
-        "state": ready.states.apply(lambda states, label=label: (states or {}).get(label)),
+    pulumi.export(name, {  # EndpointsReady keys its states and urls by endpoint_id
+        "url": ready.urls.apply(lambda urls, name=name: (urls or {}).get(endpoint_id(namespace, name))),
+        "state": ready.states.apply(lambda states, name=name: (states or {}).get(endpoint_id(namespace, name))),
         "dashboard_url": endpoint.dashboard_url,
         "price_per_hour": endpoint.price_per_hour,
     })

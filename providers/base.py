@@ -1,4 +1,4 @@
-"""What both dynamic providers share: config from `configure()`, kept out of the pickle.
+"""What both dynamic providers share: config from `configure()`, kept out of the pickle, and log lines.
 
 The provider object is pickled (by reference: a class in an importable module) into every resource's
 state as `__provider`. It must hold no client, token or URL: `configure()` keeps the stack config in
@@ -7,6 +7,7 @@ memory only, `__getstate__` leaves it out of any pickle, and each call resolves 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
@@ -14,6 +15,12 @@ from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from providers.client import EndpointsClient, Settings
 
 CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds")
+
+
+def log_line(message: str) -> None:
+    """Provider log lines go to stdout, which `pulumi up` shows as diagnostics. Never log tokens."""
+    sys.stdout.write(f"hf-endpoints: {message}\n")  # one write: the host's 4 workers must not interleave
+    sys.stdout.flush()
 
 
 class ConfiguredProvider(ResourceProvider):

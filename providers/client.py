@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-from huggingface_hub import constants
+from huggingface_hub import InferenceEndpointStatus, constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
@@ -176,7 +176,8 @@ class EndpointsClient:
         response = self._send("POST", f"{self.api_url}/endpoint/{namespace}/{name}/resume")
         if response.status_code == 400:
             current = self.get(namespace, name)
-            if current is not None and current["status"]["state"] not in ("paused", "failed"):
+            if current is not None and current["status"]["state"] not in (InferenceEndpointStatus.PAUSED,
+                                                                          InferenceEndpointStatus.FAILED):
                 return current
         hf_raise_for_status(response)
         return response.json()

@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
 
-from providers import spec
 from providers.base import ConfiguredProvider
 from providers.readiness import Target, wait_until_ready
+from providers.values import is_unknown, show
 
 # The fields of an InferenceEndpoint's outputs that readiness depends on.
 VIEW_KEYS = ("namespace", "name", "type", "min_replica", "paused", "smoke_test", "updated_at")
@@ -48,21 +48,21 @@ def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
 class EndpointsReadyProvider(ConfiguredProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures, endpoints = [], news.get("endpoints")
-        if not spec.is_unknown(endpoints):
+        if not is_unknown(endpoints):
             if not isinstance(endpoints, list):
                 failures.append(CheckFailure("endpoints", "endpoints must be a list of InferenceEndpoint "
-                                             f"outputs, got {spec.show(endpoints)}"))
+                                             f"outputs, got {show(endpoints)}"))
             else:
                 for index, view in enumerate(endpoints):
-                    if spec.is_unknown(view):
+                    if is_unknown(view):
                         continue
                     if not isinstance(view, Mapping) or not view.get("name") or not view.get("namespace"):
                         failures.append(CheckFailure("endpoints", f"endpoints[{index}] has no name/namespace: "
                                                      "pass InferenceEndpoint resources or their outputs"))
         timeout = news.get("timeout_seconds")
-        if timeout is not None and not spec.is_unknown(timeout) and (
+        if timeout is not None and not is_unknown(timeout) and (
                 isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
-            failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {spec.show(timeout)} is not a "
+            failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {show(timeout)} is not a "
                                          "positive number of seconds; e.g. 1800"))
         inputs = {"endpoints": _canonical_views(endpoints) if isinstance(endpoints, list) else endpoints}
         if timeout is not None:
@@ -90,8 +90,8 @@ class EndpointsReadyProvider(ConfiguredProvider):
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
-            "states": {label: raw["status"]["state"] for label, raw in finals.items()},
-            "urls": {label: raw["status"].get("url") or "" for label, raw in finals.items()},
+            "states": {endpoint_id: raw["status"]["state"] for endpoint_id, raw in finals.items()},
+            "urls": {endpoint_id: raw["status"].get("url") or "" for endpoint_id, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
         }
 
@@ -100,10 +100,10 @@ class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
     """Succeeds when every listed endpoint is ready (see `providers.readiness`)."""
 
     states: pulumi.Output[dict]
-    """`namespace/name` -> the state each endpoint was ready in (running, scaledToZero or paused)."""
+    """endpoint_id (`namespace/name`) -> the state each endpoint was ready in (running, scaledToZero or paused)."""
     urls: pulumi.Output[dict]
-    """`namespace/name` -> the endpoint's URL once ready (an InferenceEndpoint's own `url` is the one the API
-    answered at create/update time, often empty until it is deployed)."""
+    """endpoint_id (`namespace/name`) -> the endpoint's URL once ready (an InferenceEndpoint's own `url` is the
+    one the API answered at create/update time, often empty until it is deployed)."""
     ready_seconds: pulumi.Output[float]
 
     def __init__(self, resource_name: str, endpoints: Sequence[Any], timeout_seconds: float | None = None,

@@ -1,6 +1,7 @@
 """The InferenceEndpoint dynamic resource: one Hugging Face Inference Endpoint under desired state.
 
-Each method is thin: the decisions are in `providers.spec` (pure), the HTTP in `providers.client`.
+Each method is thin: the decisions are in the pure modules (`validation` for check, `spec` for diff,
+`payloads` for the API's JSON), the HTTP in `providers.client`.
 
 * `create` returns as soon as the API accepted the endpoint, so it is in state at once and `pulumi destroy`
   can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. A 409 adopts the
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from huggingface_hub import InferenceEndpointStatus
 from huggingface_hub.errors import HfHubHTTPError
 from pulumi.dynamic import (
     CheckFailure,
@@ -28,21 +30,21 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from providers import spec
-from providers.base import ConfiguredProvider
+from providers import fields, payloads, spec, validation
+from providers.base import ConfiguredProvider, log_line
 from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
-from providers.readiness import log_line
+from providers.values import show
 
 
-def endpoint_id(inputs: Mapping[str, Any]) -> str:
-    return f"{inputs['namespace']}/{inputs['name']}"
+def _endpoint_id(inputs: Mapping[str, Any]) -> str:
+    return fields.endpoint_id(inputs["namespace"], inputs["name"])
 
 
 class InferenceEndpointProvider(ConfiguredProvider):
     """check/diff never touch the network; create/update/read/delete make the fewest calls they can."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = spec.validate(news)
+        checked = validation.validate(news)
         for warning in checked.warnings:
             log_line(f"warning: {warning}")
         return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])
@@ -54,21 +56,21 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = spec.canonical(props)
-        label, client = endpoint_id(inputs), self.client()
+        endpoint_id, client = _endpoint_id(inputs), self.client()
         try:
-            raw = client.create(inputs["namespace"], spec.create_payload(inputs))
-            log_line(f"{label}: created ({raw['status']['state']})")
+            raw = client.create(inputs["namespace"], payloads.create_payload(inputs))
+            log_line(f"{endpoint_id}: created ({raw['status']['state']})")
         except ConflictError as conflict:
             if not inputs["adopt"]:
                 raise EndpointsApiError(
-                    f"{label} already exists ({conflict}). hf-endpoints never takes over an endpoint "
+                    f"{endpoint_id} already exists ({conflict}). hf-endpoints never takes over an endpoint "
                     f"silently: to manage it from this stack, set `adopt: true` under "
                     f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
                     "another name.") from None
             raw = self._adopt(client, inputs)
-            return CreateResult(label, spec.outputs_from_api(inputs, raw))
+            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
         except HfHubHTTPError as error:
-            raise EndpointsApiError(f"{label}: the API refused to create it: {describe_http_error(error)}") \
+            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_http_error(error)}") \
                 from None
         if inputs["paused"]:
             try:
@@ -76,24 +78,24 @@ class InferenceEndpointProvider(ConfiguredProvider):
             except Exception as error:
                 # Never leave a running, billing endpoint behind that state does not know about.
                 client.delete(inputs["namespace"], inputs["name"])
-                raise EndpointsApiError(f"{label}: created but could not be paused "
+                raise EndpointsApiError(f"{endpoint_id}: created but could not be paused "
                                         f"({describe_http_error(error)}); deleted it again") from None
-        return CreateResult(label, spec.outputs_from_api(inputs, raw))
+        return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
 
     def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
         """Take over an existing endpoint (adopt: true) and bring it to the spec."""
-        label = endpoint_id(inputs)
+        endpoint_id = _endpoint_id(inputs)
         raw = client.get(inputs["namespace"], inputs["name"])
         if raw is None:
-            raise EndpointsApiError(f"{label} answered 409 but cannot be read; try again")
-        live = spec.inputs_from_api(inputs, raw)
+            raise EndpointsApiError(f"{endpoint_id} answered 409 but cannot be read; try again")
+        live = payloads.inputs_from_api(inputs, raw)
         fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
         if fixed:
             raise EndpointsApiError(
-                f"{label} exists with different {', '.join(fixed)} (live: "
-                f"{', '.join(f'{k}={spec.show(live.get(k))}' for k in fixed)}); these cannot change in "
+                f"{endpoint_id} exists with different {', '.join(fixed)} (live: "
+                f"{', '.join(f'{k}={show(live.get(k))}' for k in fixed)}); these cannot change in "
                 "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
-        log_line(f"{label}: adopting the existing endpoint (adopt: true)")
+        log_line(f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
         return self._converge(client, live, inputs) or raw
 
     def _converge(self, client: EndpointsClient, olds: Mapping[str, Any],
@@ -103,7 +105,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
         namespace, name, raw = news["namespace"], news["name"], None
         if news["paused"] and not olds.get("paused"):
             raw = client.pause(namespace, name)
-        payload = spec.update_payload(olds, news)
+        payload = payloads.update_payload(olds, news)
         if payload:
             raw = client.update(namespace, name, payload)
         if olds.get("paused") and not news["paused"]:
@@ -112,48 +114,48 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = spec.canonical(olds), spec.canonical(news)
-        label, client = endpoint_id(new), self.client()
+        endpoint_id, client = _endpoint_id(new), self.client()
         try:
             raw = self._converge(client, old, new) or client.get(new["namespace"], new["name"])
         except HfHubHTTPError as error:
             if error.response is not None and error.response.status_code == 404:
-                raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+                raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
                                         "`pulumi up` recreates it") from None
             hint = ""
             if error.response is not None and error.response.status_code == 400:
                 current = client.get(new["namespace"], new["name"])
-                if current is not None and current["status"]["state"] == "failed":
+                if current is not None and current["status"]["state"] == InferenceEndpointStatus.FAILED:
                     hint = (" It is in state `failed`, which the API cannot update: recreate it with "
                             "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
             raise EndpointsApiError(
-                f"{label}: the API refused the update: {describe_http_error(error)}.{hint}") from None
+                f"{endpoint_id}: the API refused the update: {describe_http_error(error)}.{hint}") from None
         if raw is None:
-            raise EndpointsApiError(f"{label} was deleted outside Pulumi: run `pulumi refresh`, then "
+            raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
                                     "`pulumi up` recreates it")
-        log_line(f"{label}: updated ({raw['status']['state']})")
-        return UpdateResult(spec.outputs_from_api(new, raw))
+        log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
+        return UpdateResult(payloads.outputs_from_api(new, raw))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
         raw = self.client().get(inputs["namespace"], inputs["name"])
         if raw is None:
-            log_line(f"{endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
+            log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
             return ReadResult("", {})
-        live = spec.inputs_from_api(inputs, raw)
-        return ReadResult(id_, spec.outputs_from_api(live, raw), inputs=live)
+        live = payloads.inputs_from_api(inputs, raw)
+        return ReadResult(id_, payloads.outputs_from_api(live, raw), inputs=live)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
-        label, settings = endpoint_id(inputs), self.settings()
+        endpoint_id, settings = _endpoint_id(inputs), self.settings()
         client = EndpointsClient(settings)
         client.delete(inputs["namespace"], inputs["name"])
         deadline = time.monotonic() + settings.delete_timeout_seconds
         while client.get(inputs["namespace"], inputs["name"]) is not None:
             if time.monotonic() > deadline:
-                raise EndpointsApiError(f"{label} is still visible {settings.delete_timeout_seconds:.0f}s "
+                raise EndpointsApiError(f"{endpoint_id} is still visible {settings.delete_timeout_seconds:.0f}s "
                                         "after DELETE; run `pulumi destroy` again")
             time.sleep(settings.poll_seconds)
-        log_line(f"{label}: deleted")
+        log_line(f"{endpoint_id}: deleted")
 
 
 class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
@@ -173,13 +175,15 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
     def __init__(self, resource_name: str, inputs: Mapping[str, Any],
                  opts: pulumi.ResourceOptions | None = None):
         props: dict[str, Any] = dict(inputs)
-        if props.get("secrets"):
-            props["secrets"] = pulumi.Output.secret(props["secrets"])
+        for key in fields.SECRET_KEYS:
+            if props.get(key):
+                props[key] = pulumi.Output.secret(props[key])
         image = props.get("custom_image")
         if isinstance(image, Mapping) and image.get("credentials"):
-            props["custom_image"] = pulumi.Output.secret(image)
-        for key in (*spec.INPUT_KEYS, *spec.OUTPUT_ONLY_KEYS):
+            props["custom_image"] = pulumi.Output.secret(image)  # a secret only when it carries credentials
+        for key in (*fields.INPUT_KEYS, *fields.OUTPUT_ONLY_KEYS):
             props.setdefault(key, None)  # None: not an input, but wired as an output attribute
-        defaults = pulumi.ResourceOptions(delete_before_replace=True, additional_secret_outputs=["secrets"])
+        defaults = pulumi.ResourceOptions(delete_before_replace=True,
+                                          additional_secret_outputs=list(fields.SECRET_KEYS))
         super().__init__(InferenceEndpointProvider(), resource_name, props,
                          pulumi.ResourceOptions.merge(defaults, opts))

@@ -4,21 +4,27 @@ An endpoint is ready when `running` with its health route answering 200 and its 
 matching; `scaledToZero` counts when `min_replica` is 0 (it is not probed: a probe would wake it and bill);
 `paused` counts when `paused` is set. `failed`/`updateFailed` fail at once, naming the endpoint and the
 server's message. Progress: a line per endpoint when its state changes and every 30 s.
+
+`classify` (pure) gives the verdict on one endpoint's live view; `wait_until_ready` does the polling.
 """
 
 from __future__ import annotations
 
-import sys
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers import spec
+from huggingface_hub import InferenceEndpointStatus
+
+from providers.base import log_line
 from providers.client import EndpointsClient, describe_http_error
+from providers.fields import endpoint_id
 
 PROGRESS_EVERY_SECONDS = 30.0
+READY, PROBE, WAIT, FAILED = "ready", "probe", "wait", "failed"
 
 
 class EndpointNotReadyError(Exception):
@@ -37,8 +43,8 @@ class Target:
     smoke_test: Mapping[str, Any] | None = None
 
     @property
-    def label(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def endpoint_id(self) -> str:
+        return endpoint_id(self.namespace, self.name)
 
     @classmethod
     def from_outputs(cls, outs: Mapping[str, Any]) -> Target:
@@ -56,10 +62,30 @@ class _Progress:
     final: dict[str, Any] = field(default_factory=dict)
 
 
-def log_line(message: str) -> None:
-    """Provider log lines go to stdout, which `pulumi up` shows as diagnostics. Never log tokens."""
-    sys.stdout.write(f"hf-endpoints: {message}\n")  # one write: the host's 4 workers must not interleave
-    sys.stdout.flush()
+def classify(raw: Mapping[str, Any], *, min_replica: int, paused: bool) -> tuple[str, str]:
+    """One endpoint's verdict from its live view: ready, probe (running: check health and smoke test),
+    wait, or failed, with a message to show."""
+    status = raw.get("status") or {}
+    state, message = status.get("state"), status.get("message") or ""
+    if state == InferenceEndpointStatus.FAILED:
+        return FAILED, f"failed to deploy: {message or 'no message from the server'}"
+    if state == InferenceEndpointStatus.UPDATE_FAILED:
+        return FAILED, f"failed to update: {message or 'no message from the server'}"
+    if paused:
+        if state == InferenceEndpointStatus.PAUSED:
+            return READY, "paused as requested"
+        return WAIT, f"{state}, pausing"
+    if state == InferenceEndpointStatus.RUNNING and status.get("url"):
+        return PROBE, "running"
+    if state == InferenceEndpointStatus.SCALED_TO_ZERO and min_replica == 0:
+        return READY, "scaled to zero (min_replica 0): wakes on the first request"
+    if state == InferenceEndpointStatus.PAUSED:
+        return WAIT, "paused, but the spec says running: `pulumi refresh` then `pulumi up` resumes it"
+    return WAIT, f"{state}: {message}" if message else str(state)
+
+
+def smoke_test_passes(expect: str, text: str) -> bool:
+    return re.search(expect, text) is not None
 
 
 def wait_until_ready(
@@ -72,49 +98,49 @@ def wait_until_ready(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, dict[str, Any]]:
-    """Block until every target is ready; return the last raw API view of each, keyed by label."""
+    """Block until every target is ready; return the last raw API view of each, keyed by endpoint_id."""
     start = clock()
-    progress = {target.label: _Progress() for target in targets}
+    progress = {target.endpoint_id: _Progress() for target in targets}
     namespaces = sorted({target.namespace for target in targets})
     with ThreadPoolExecutor(max_workers=8) as probes:
         while True:
-            pending = [t for t in targets if not progress[t.label].done]
+            pending = [t for t in targets if not progress[t.endpoint_id].done]
             if not pending:
-                return {label: p.final for label, p in progress.items()}
+                return {key: p.final for key, p in progress.items()}
             live: dict[str, dict[str, Any]] = {}
             for namespace in namespaces:
                 if any(t.namespace == namespace for t in pending):
                     for raw in client.list(namespace):
-                        live[f"{namespace}/{raw.get('name')}"] = raw
+                        live[endpoint_id(namespace, raw.get("name"))] = raw
             elapsed = clock() - start
             to_probe = []
             for target in pending:
-                raw = live.get(target.label)
+                raw = live.get(target.endpoint_id)
                 if raw is None:
                     raise EndpointNotReadyError(
-                        f"{target.label} does not exist any more (deleted outside Pulumi?): run "
+                        f"{target.endpoint_id} does not exist any more (deleted outside Pulumi?): run "
                         "`pulumi refresh` then `pulumi up` to recreate it")
-                verdict, message = spec.readiness(raw, min_replica=target.min_replica, paused=target.paused)
-                _report(progress[target.label], target, raw, message, elapsed, clock(), log)
-                if verdict == spec.FAILED:
-                    raise EndpointNotReadyError(f"{target.label} {message}")
-                if verdict == spec.READY:
-                    _finish(progress[target.label], raw, target, message, elapsed, log)
-                elif verdict == spec.PROBE:
+                verdict, message = classify(raw, min_replica=target.min_replica, paused=target.paused)
+                _report(progress[target.endpoint_id], target, raw, message, elapsed, clock(), log)
+                if verdict == FAILED:
+                    raise EndpointNotReadyError(f"{target.endpoint_id} {message}")
+                if verdict == READY:
+                    _finish(progress[target.endpoint_id], raw, target, message, elapsed, log)
+                elif verdict == PROBE:
                     to_probe.append((target, raw))
             for (target, raw), (ok, detail) in zip(
                 to_probe, probes.map(lambda item: _probe(client, *item), to_probe), strict=True
             ):
                 if ok:
-                    _finish(progress[target.label], raw, target, detail, clock() - start, log)
-                elif detail != progress[target.label].detail:
-                    progress[target.label].detail = detail
-                    log(f"{target.label}: running, {detail}")
+                    _finish(progress[target.endpoint_id], raw, target, detail, clock() - start, log)
+                elif detail != progress[target.endpoint_id].detail:
+                    progress[target.endpoint_id].detail = detail
+                    log(f"{target.endpoint_id}: running, {detail}")
             if all(p.done for p in progress.values()):
                 continue
             if clock() - start >= timeout:
-                waiting = ", ".join(f"{t.label} ({progress[t.label].state})" for t in pending
-                                    if not progress[t.label].done)
+                waiting = ", ".join(f"{t.endpoint_id} ({progress[t.endpoint_id].state})" for t in pending
+                                    if not progress[t.endpoint_id].done)
                 raise EndpointNotReadyError(
                     f"timed out after {timeout:g}s waiting for {waiting}. The endpoints stay deployed; "
                     "check their logs in the dashboard, then run `pulumi up` again to keep waiting, or "
@@ -127,7 +153,7 @@ def _report(progress: _Progress, target: Target, raw: Mapping[str, Any], message
     status = raw.get("status") or {}
     state = status.get("state")
     if state != progress.state or now - progress.last_line_at >= PROGRESS_EVERY_SECONDS:
-        log(f"{target.label}: {message} (replicas {status.get('readyReplica', 0)}/"
+        log(f"{target.endpoint_id}: {message} (replicas {status.get('readyReplica', 0)}/"
             f"{status.get('targetReplica', 0)}, {elapsed:.0f}s elapsed)")
         progress.state, progress.last_line_at = state, now
 
@@ -135,7 +161,7 @@ def _report(progress: _Progress, target: Target, raw: Mapping[str, Any], message
 def _finish(progress: _Progress, raw: dict[str, Any], target: Target, message: str, elapsed: float,
             log: Callable[[str], None]) -> None:
     progress.done, progress.final = True, raw
-    log(f"{target.label}: ready ({message}) after {elapsed:.1f}s")
+    log(f"{target.endpoint_id}: ready ({message}) after {elapsed:.1f}s")
 
 
 def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> tuple[bool, str]:
@@ -155,8 +181,8 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
                                authenticated=authenticated)
     except Exception as error:  # the model may still be warming up: try again next tick
         return False, f"smoke test call failed ({describe_http_error(error)})"
-    if not spec.smoke_test_passes(smoke.get("expect", r"\S"), text):
+    if not smoke_test_passes(smoke.get("expect", r"\S"), text):
         raise EndpointNotReadyError(
-            f"{target.label} smoke test failed: the reply {text[:200]!r} does not match "
+            f"{target.endpoint_id} smoke test failed: the reply {text[:200]!r} does not match "
             f"expect {smoke.get('expect')!r} (endpoints.{target.name}.smoke_test)")
     return True, "health 200 and smoke test matched"

@@ -27,14 +27,9 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 PROJECT = "hf-endpoints"
 NAMESPACE_KEY = f"{PROJECT}:namespace"
-API_URL_KEY = f"{PROJECT}:apiUrl"
-READY_TIMEOUT_KEY = f"{PROJECT}:readyTimeoutSeconds"
 TOKEN_KEY = f"{PROJECT}:hfToken"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
 ENDPOINTS_KEY = f"{PROJECT}:endpoints"
-
-ENDPOINT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
-"""Endpoint names: lowercase alphanumerics and '-', at most 32 characters, alphanumeric at both ends."""
 
 PINNED_REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 """A pinned revision is a full 40-hex commit sha."""

@@ -1,4 +1,4 @@
-"""The pure spec layer: canonical inputs, exact payloads, diffs, drift, readiness. No I/O."""
+"""The pure layer: canonical inputs, exact payloads, diffs, drift, readiness verdicts, stack config. No I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from providers import spec
+from providers import payloads, spec, stack_config, validation
+from providers.readiness import FAILED, PROBE, READY, WAIT, classify
 
 JAIS = {
     "name": "jais-13b-chat", "namespace": "local", "repository": "derek-thomas/jais-13b-chat-hf",
@@ -21,14 +22,14 @@ JAIS = {
 
 def checked(**changes):
     raw = {**copy.deepcopy(JAIS), **changes}
-    return spec.validate({k: v for k, v in raw.items() if v is not None})
+    return validation.validate({k: v for k, v in raw.items() if v is not None})
 
 
 def test_jais_create_payload_is_exact():
     """The tutorial's deployment becomes the exact body huggingface_hub would send, in current names."""
     result = checked()
     assert result.failures == [] and result.warnings == []
-    assert spec.create_payload(result.inputs) == {
+    assert payloads.create_payload(result.inputs) == {
         "compute": {"accelerator": "gpu", "instanceSize": "x1", "instanceType": "nvidia-a10g",
                     "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15}},
         "model": {"framework": "pytorch", "repository": "derek-thomas/jais-13b-chat-hf", "revision": None,
@@ -61,7 +62,7 @@ def test_jais_create_payload_is_exact():
 ], ids=["minimal-defaults", "optional-blocks", "registry-credentials"])
 def test_create_payload_optional_parts(changes, expected):
     """Optional blocks appear only when set (tags [] is sent); task is omitted, never null."""
-    payload = spec.create_payload(checked(**changes).inputs)
+    payload = payloads.create_payload(checked(**changes).inputs)
     assert {key: payload[key] for key in expected} == expected
     assert ("route" in payload) == ("domain" in changes)
     assert ("task" in payload["model"]) == ("task" not in changes)
@@ -117,7 +118,7 @@ def test_legacy_names_warn(raw, warning):
         "vendor", "name", "type", "adopt"])
 def test_diff(change, changed, replaces):
     """Replacement exactly on identity and placement; no spurious diffs from types or key order."""
-    olds = spec.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
+    olds = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
     news = checked(**change).inputs
     assert spec.changed_keys(olds, news) == changed
     assert spec.replace_keys(olds, news) == replaces
@@ -138,8 +139,8 @@ def test_diff(change, changed, replaces):
 ], ids=["env-whole-map", "scaling", "image-whole", "revision", "tags", "not-api-fields"])
 def test_update_payload_is_sparse(change, payload):
     """PUT carries only what changed, with the whole image and env map."""
-    olds = spec.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
-    assert spec.update_payload(olds, checked(**change).inputs) == payload
+    olds = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
+    assert payloads.update_payload(olds, checked(**change).inputs) == payload
 
 
 LIVE = {
@@ -169,23 +170,23 @@ LIVE = {
 def test_drift_from_api(edit, drift):
     """Refresh maps the live endpoint back to inputs; server defaults are not drift."""
     inputs = checked().inputs
-    assert spec.changed_keys(inputs, spec.inputs_from_api(inputs, {**LIVE, **edit})) == drift
+    assert spec.changed_keys(inputs, payloads.inputs_from_api(inputs, {**LIVE, **edit})) == drift
 
 
 @pytest.mark.parametrize(("state", "min_replica", "paused", "verdict"), [
-    ("running", 1, False, spec.PROBE), ("pending", 1, False, spec.WAIT), ("initializing", 1, False, spec.WAIT),
-    ("scaledToZero", 0, False, spec.READY), ("scaledToZero", 1, False, spec.WAIT),
-    ("paused", 1, True, spec.READY), ("running", 1, True, spec.WAIT), ("paused", 1, False, spec.WAIT),
-    ("failed", 1, False, spec.FAILED), ("updateFailed", 1, False, spec.FAILED), ("updating", 1, False, spec.WAIT),
+    ("running", 1, False, PROBE), ("pending", 1, False, WAIT), ("initializing", 1, False, WAIT),
+    ("scaledToZero", 0, False, READY), ("scaledToZero", 1, False, WAIT),
+    ("paused", 1, True, READY), ("running", 1, True, WAIT), ("paused", 1, False, WAIT),
+    ("failed", 1, False, FAILED), ("updateFailed", 1, False, FAILED), ("updating", 1, False, WAIT),
 ], ids=lambda value: str(value))
 def test_readiness(state, min_replica, paused, verdict):
     raw = {"status": {"state": state, "url": "http://x", "message": "m"}}
-    assert spec.readiness(raw, min_replica=min_replica, paused=paused)[0] == verdict
+    assert classify(raw, min_replica=min_replica, paused=paused)[0] == verdict
 
 
 def test_stack_endpoints_merges_defaults_under_each_endpoint():
-    result = spec.stack_endpoints("org", {"a": {"region": "eu-west-1"}, "b": {}},
-                                  {"vendor": "aws", "region": "us-east-1"})
+    result = stack_config.stack_endpoints("org", {"a": {"region": "eu-west-1"}, "b": {}},
+                                          {"vendor": "aws", "region": "us-east-1"})
     assert result == {"a": {"vendor": "aws", "region": "eu-west-1", "name": "a", "namespace": "org"},
                       "b": {"vendor": "aws", "region": "us-east-1", "name": "b", "namespace": "org"}}
 
@@ -198,10 +199,10 @@ def test_stack_endpoints_merges_defaults_under_each_endpoint():
 ], ids=["list", "scalar-endpoint", "bad-defaults", "name-key"])
 def test_stack_endpoints_rejects_bad_shapes(endpoints, defaults, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        spec.stack_endpoints("org", endpoints, defaults)
+        stack_config.stack_endpoints("org", endpoints, defaults)
 
 
 def test_hourly_cost_counts_min_replicas_and_skips_paused():
-    assert spec.hourly_cost_at_min_replicas([
+    assert stack_config.hourly_cost_at_min_replicas([
         {"price_per_hour": 2.5, "min_replica": 2}, {"price_per_hour": 1.0, "min_replica": 0},
         {"price_per_hour": 9.0, "min_replica": 1, "paused": True}]) == 5.0

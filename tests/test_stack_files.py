@@ -14,7 +14,6 @@ import yaml
 
 from providers.stack_files import (
     DEFAULTS_KEY,
-    ENDPOINT_NAME_RE,
     ENDPOINTS_KEY,
     NAMESPACE_KEY,
     PINNED_REVISION_RE,
@@ -26,6 +25,7 @@ from providers.stack_files import (
     stack_path,
     to_plain,
 )
+from providers.validation import NAME_PATTERN
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO.parent / "shared" / "schemas" / "pulumi-project.schema.json"
@@ -83,7 +83,7 @@ def test_stack_file_shape(stack: str) -> None:
     assert isinstance(config[NAMESPACE_KEY], str) and config[NAMESPACE_KEY]
     assert TOKEN_KEY not in config  # a token is set with `pulumi config set --secret`, never committed
     endpoints = config[ENDPOINTS_KEY]
-    assert endpoints and all(ENDPOINT_NAME_RE.match(name) for name in endpoints), list(endpoints)
+    assert endpoints and all(NAME_PATTERN.match(name) for name in endpoints), list(endpoints)
     for name in endpoints:
         endpoint = effective_endpoint(config.get(DEFAULTS_KEY, {}), endpoints[name])
         assert endpoint["repository"]

@@ -1,0 +1,190 @@
+"""The field table: one row per field of an InferenceEndpoint, and everything derived from it.
+
+Why one table: the key -> API path mapping drives the create body, the sparse PUT and refresh's read-back,
+and the same rows say which keys are required, force a replacement, have a default or are secret. Adding a
+field is one row here plus its validator in `providers.validation`.
+
+A path is where the API's JSON holds the field: the create body and the GET answer share them (contract
+§3.1). A few fields are not one plain value there (the image variants, the scaling measure, the route): their
+rows name a `Shape` that builds that block from the inputs and reads it back. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
+
+Path = tuple[str, ...]
+
+
+class Create(Enum):
+    """When a create body carries a plain field."""
+
+    ALWAYS = "always"  # null when unset
+    WHEN_SET = "when set"
+    WHEN_NOT_EMPTY = "when not empty"  # an empty map is the API's default: not sent
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final[Any] = _Keep()
+"""`cleared_by` of a field the API cannot clear: removing it from the YAML keeps the live value."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An API block that is not one input's plain value: built from the inputs, read back into them."""
+
+    build: Callable[[Mapping[str, Any]], Any]
+    """inputs -> the block; None leaves it out of a create body (a PUT sends it as null)."""
+    parse: Callable[[Any, Mapping[str, Any]], dict[str, Any]]
+    """the live block and our inputs -> the inputs it stands for; a key left out is not drift."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One row: where the field lives in the API and how the provider treats it."""
+
+    key: str
+    path: Path | None = None  # None: not an API field
+    required: bool = False  # the user must set it (under the endpoint or in hf-endpoints:defaults)
+    replaces: bool = False  # a change deletes and recreates the endpoint: the API cannot change it in place
+    default: Any = None  # what `check` fills in when unset (None: no default)
+    in_update: bool = True  # a PUT carries it when it changed
+    output_only: bool = False  # set by the API, never by the user
+    secret: bool = False  # a Pulumi secret in state and in previews
+    create: Create = Create.ALWAYS
+    cleared_by: Any = None  # what a PUT sends once the user removed it (KEEP: the API cannot clear it)
+    shape: Shape | None = None  # the block at `path` is shaped, not this field's plain value
+    refresh: bool = True  # refresh reads it back from the API
+    parse: Callable[[Any], Any] | None = None  # the API's plain value -> ours (None: as it is)
+
+
+def _image_block(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """`model.image`: `{"huggingface": {}}` (the default engine) or `{"custom": {...}}`."""
+    image = inputs.get("custom_image")
+    if not image:
+        return {"huggingface": {}}
+    custom: dict[str, Any] = {"url": image["url"], "port": image["port"], "healthRoute": image["health_route"]}
+    if image.get("credentials"):
+        custom["credentials"] = dict(image["credentials"])
+    return {"custom": custom}
+
+
+def _image_inputs(block: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The API redacts registry credentials, so ours stay."""
+    variant, live = next(iter((block or {}).items()), ("huggingface", {}))
+    if variant.startswith("huggingface"):
+        return {"custom_image": None}
+    image = {"url": live.get("url"), "health_route": live.get("healthRoute") or "/health",
+             "port": live.get("port") or 80}
+    if (inputs.get("custom_image") or {}).get("credentials"):
+        image["credentials"] = inputs["custom_image"]["credentials"]
+    return {"custom_image": image}
+
+
+def _measure_block(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`compute.scaling.measure`: `{metric: threshold}`, one entry."""
+    if not inputs.get("scaling_metric"):
+        return None
+    return {inputs["scaling_metric"]: inputs.get("scaling_threshold")}
+
+
+def _measure_inputs(block: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The server's default metric with no threshold is not drift unless the user set a metric."""
+    metric, threshold = next(iter((block or {}).items()), (None, None))
+    if threshold is None and "scaling_metric" not in inputs:
+        return {}
+    return {"scaling_metric": metric, "scaling_threshold": threshold}
+
+
+def _route_block(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`route`: domain and path together, or nothing."""
+    if not inputs.get("domain") and not inputs.get("path"):
+        return None
+    return {"domain": inputs.get("domain"), "path": inputs.get("path")}
+
+
+def _route_inputs(block: Any, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+    route = block or {}
+    return {"domain": route.get("domain"), "path": route.get("path")}
+
+
+IMAGE = Shape(_image_block, _image_inputs)
+MEASURE = Shape(_measure_block, _measure_inputs)
+ROUTE = Shape(_route_block, _route_inputs)
+
+
+def _text(value: Any) -> Any:
+    return value or ""
+
+
+def _count(value: Any) -> int:
+    return int(value or 0)
+
+
+# Input rows first, in the order of huggingface_hub's create_inference_endpoint arguments, then ours; that
+# order is the order of diffs. `name` and `namespace` come from the program (the entry's key and
+# hf-endpoints:namespace), never from the mapping: validation requires them with a fix saying so.
+FIELDS: tuple[Field, ...] = (
+    Field("name", ("name",), replaces=True, in_update=False, refresh=False),
+    Field("namespace", replaces=True, in_update=False),  # in the URL, not the body
+    Field("repository", ("model", "repository"), required=True),
+    Field("framework", ("model", "framework"), default="pytorch"),
+    Field("task", ("model", "task"), create=Create.WHEN_SET, cleared_by=KEEP),  # not nullable server-side
+    Field("revision", ("model", "revision")),
+    Field("accelerator", ("compute", "accelerator"), required=True, replaces=True),
+    Field("vendor", ("provider", "vendor"), required=True, replaces=True, in_update=False),
+    Field("region", ("provider", "region"), required=True, replaces=True, in_update=False),
+    Field("instance_type", ("compute", "instanceType"), required=True),
+    Field("instance_size", ("compute", "instanceSize"), required=True),
+    Field("type", ("type",), replaces=True, in_update=False, default="authenticated"),
+    Field("min_replica", ("compute", "scaling", "minReplica"), default=1),
+    Field("max_replica", ("compute", "scaling", "maxReplica"), default=1),
+    Field("scale_to_zero_timeout", ("compute", "scaling", "scaleToZeroTimeout")),
+    Field("scaling_metric", ("compute", "scaling", "measure"), shape=MEASURE),
+    Field("scaling_threshold", ("compute", "scaling", "measure"), shape=MEASURE),
+    # Replaced when the variant changes (huggingface <-> custom): see `spec.replace_keys`.
+    Field("custom_image", ("model", "image"), shape=IMAGE),
+    Field("env", ("model", "env"), default={}, create=Create.WHEN_NOT_EMPTY, cleared_by={}),
+    # The API redacts secrets on read, so refresh keeps ours.
+    Field("secrets", ("model", "secrets"), default={}, create=Create.WHEN_NOT_EMPTY, cleared_by={}, secret=True,
+          refresh=False),
+    Field("tags", ("tags",), create=Create.WHEN_SET, cleared_by=[]),
+    Field("domain", ("route",), shape=ROUTE),
+    Field("path", ("route",), shape=ROUTE),
+    Field("paused", default=False, in_update=False),  # the pause and resume routes, not a field
+    Field("adopt", default=False, in_update=False),
+    Field("smoke_test", in_update=False),  # EndpointsReady runs it
+    Field("state", ("status", "state"), output_only=True),
+    Field("message", ("status", "message"), output_only=True, parse=_text),
+    Field("url", ("status", "url"), output_only=True, parse=_text),
+    Field("ready_replica", ("status", "readyReplica"), output_only=True, parse=_count),
+    Field("target_replica", ("status", "targetReplica"), output_only=True, parse=_count),
+    Field("created_at", ("status", "createdAt"), output_only=True),
+    Field("updated_at", ("status", "updatedAt"), output_only=True),
+    Field("dashboard_url", output_only=True),  # from namespace and name
+    Field("price_per_hour", output_only=True),  # from the catalog snapshot
+)
+
+INPUT_FIELDS = tuple(field for field in FIELDS if not field.output_only)
+OUTPUT_FIELDS = tuple(field for field in FIELDS if field.output_only)
+API_FIELDS = tuple(field for field in INPUT_FIELDS if field.path is not None)
+INPUT_KEYS = tuple(field.key for field in INPUT_FIELDS)
+OUTPUT_ONLY_KEYS = tuple(field.key for field in OUTPUT_FIELDS)
+REQUIRED_KEYS = tuple(field.key for field in INPUT_FIELDS if field.required)
+REPLACE_KEYS = tuple(field.key for field in INPUT_FIELDS if field.replaces)
+NOT_IN_UPDATE = tuple(field.key for field in INPUT_FIELDS if not field.in_update)
+DEFAULTS: dict[str, Any] = {field.key: field.default for field in INPUT_FIELDS if field.default is not None}
+SECRET_KEYS = tuple(field.key for field in INPUT_FIELDS if field.secret)
+
+
+def endpoint_id(namespace: str, name: str) -> str:
+    """`namespace/name`: the InferenceEndpoint's Pulumi id, the key of EndpointsReady's states and urls, and
+    how log lines and messages name an endpoint."""
+    return f"{namespace}/{name}"
