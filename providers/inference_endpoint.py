@@ -142,7 +142,11 @@ class InferenceEndpointProvider(ConfiguredProvider):
             log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
             return ReadResult("", {})
         live = payloads.inputs_from_api(inputs, raw)
-        return ReadResult(id_, payloads.outputs_from_api(live, raw), inputs=live)
+        outs = payloads.outputs_from_api(live, raw)
+        # `updated_at` marks the last rollout we made, which EndpointsReady waits for: a refresh reads the
+        # live status (which moved on since create), but only an update of ours starts a new rollout.
+        outs["updated_at"] = props.get("updated_at", outs["updated_at"])
+        return ReadResult(id_, outs, inputs=live)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
@@ -169,6 +173,8 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
     target_replica: pulumi.Output[int]
     created_at: pulumi.Output[str]
     updated_at: pulumi.Output[str]
+    """The API's `status.updatedAt` as of our last create or update (a refresh keeps it): a new value means a
+    new rollout, which EndpointsReady waits for."""
     dashboard_url: pulumi.Output[str]
     price_per_hour: pulumi.Output[float]
 

@@ -96,6 +96,14 @@ def test_nothing_changed_means_no_changes_and_no_writes(deployed, emulator):
     assert api_writes(emulator) == []
 
 
+def test_refresh_of_an_unchanged_stack_changes_nothing(deployed, emulator):
+    """A refresh reads the live endpoint (whose status moved on since create); with no drift, the next
+    preview still shows no changes: readiness does not wait again because of a refresh."""
+    deployed.refresh()
+    deployed.preview("--expect-no-changes")
+    assert api_writes(emulator) == []
+
+
 def test_env_change_is_one_put_of_that_key(deployed, emulator):
     """An env edit previews as an update of that one key and reaches the API as one PUT of the env map."""
     env = deployed.stack_config()["hf-endpoints:endpoints"][NAME]["env"]

@@ -1,0 +1,151 @@
+"""Whole workflows through the real Pulumi CLI: the README's quickstart, secrets, dev -> prod, recovery."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.process import EmulatorProcess
+from tests.conftest import EMULATOR_FAST_ARGS
+from tests.pulumi_cli import REPO, PulumiProject
+
+pytestmark = pytest.mark.cli
+NAME = "jais-13b-chat"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_path, pulumi_bin):
+    """`./scripts/up-local` on a checkout does the whole job and prints a curl line that works;
+    `./scripts/down-local` destroys the stack and stops the emulator."""
+    checkout = tmp_path / "checkout"
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, checkout / name)
+    (checkout / "venv").symlink_to(REPO / "venv")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PULUMI_", "HF_"))} | {"HF_ENDPOINTS_EMULATOR_PORT": str(free_port())}
+    up = subprocess.run(["./scripts/up-local"], cwd=checkout, env=env, capture_output=True, text=True,
+                        timeout=240)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        curl_lines = [line.strip() for line in up.stdout.splitlines() if line.strip().startswith("curl ")]
+        assert len(curl_lines) == 1, up.stdout
+        reply = subprocess.run(["bash", "-c", curl_lines[0]], capture_output=True, text=True, timeout=60)
+        assert reply.stdout == '[{"generated_text":"positive","details":null}]'
+    finally:
+        down = subprocess.run(["./scripts/down-local"], cwd=checkout, env=env, capture_output=True, text=True,
+                              timeout=240)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "- 3 deleted" in down.stdout
+    assert not (checkout / ".pulumi-local" / "emulator.pid").exists()
+
+
+def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
+    """The token (`config set --secret`) and an endpoint secret (`--secret --path`) reach the API, and
+    appear in plaintext in no command's output, no `stack export` and no file of the backend."""
+    token, secret = "hf_TokenOfTheSecretsTest0123456789", "sk-live-SecretValueOfTheTest-42"
+    state = tmp_path / "emulator.json"
+    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--time-scale", "60", "--reply", "positive",
+                          "--token", f"{token}=local", "--state", str(state)]) as emulator:
+        project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
+        del project.env["HF_TOKEN"]
+        project.point_at_emulator()
+        outputs = [project.init().output]
+        outputs.append(project.run("config", "set", "--stack", "local", "--secret", "hf-endpoints:hfToken",
+                                   token).output)
+        outputs.append(project.run("config", "set", "--stack", "local", "--secret", "--path",
+                                   f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY", secret).output)
+        outputs.append(project.preview().output)
+        outputs.append(project.up().output)
+        outputs.append(project.refresh("--diff").output)
+        outputs.append(project.preview("--expect-no-changes").output)
+        outputs.append(project.run("stack", "export", "--stack", "local").stdout)
+        outputs.append(project.run("stack", "output", "--stack", "local", "--json").stdout)
+        outputs.append(project.run("config", "--stack", "local").stdout)
+        stored = state.read_text()
+        outputs.append(project.destroy().output)
+    assert secret in stored  # it did reach the endpoint
+    files = [Path(folder, name) for folder, dirs, names in os.walk(tmp_path / "project")
+             if not {".pulumi-home", "providers", "__pycache__"} & set(Path(folder).parts) for name in names]
+    assert any(".state" in path.parts for path in files)
+    for text in [*outputs, *(path.read_text(errors="replace") for path in files)]:
+        assert token not in text
+        assert secret not in text
+    assert "[secret]" in outputs[3]
+
+
+def test_replace_whose_create_fails_after_the_delete_converges_on_the_next_up(tmp_path, pulumi_bin, emulator):
+    """Delete-before-replace, then the create is refused (quota): up fails naming the endpoint and the
+    server's message; once the quota allows it, the next up creates it, with no duplicate."""
+    emulator.configure(reply="positive", time_scale=60)
+    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
+    project.point_at_emulator()
+    project.init()
+    project.up()
+    project.edit_endpoint(NAME, region="eu-west-1")
+    emulator.configure(quota=0)
+    failed = project.up(check=False)
+    assert failed.code != 0
+    assert f"local/{NAME}: the API refused to create it: 400: Accelerator quota exceeded" in failed.output
+    assert emulator.endpoints("local") == []
+    emulator.configure(quota=16)
+    emulator.clear_calls()
+    project.up()
+    (live,) = emulator.endpoints("local")
+    assert live["provider"]["region"] == "eu-west-1"
+    assert [(c["method"], c["path"]) for c in emulator.calls() if c["method"] in ("POST", "PUT", "DELETE")
+            and c["path"].startswith("/v2/")] == [("POST", "/v2/endpoint/local")]
+    project.preview("--expect-no-changes")
+
+
+def test_promotion_then_prod_preview_shows_one_update(tmp_path, pulumi_bin):
+    """dev -> prod: after `python -m providers.promote dev prod`, prod's preview shows one update of the
+    endpoint (the promoted env), and its up sends one PUT."""
+    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--time-scale", "60", "--reply", "positive",
+                          "--token", "hf_team=local:prod-team"]) as emulator:
+        dev = PulumiProject(tmp_path / "project", pulumi_bin, emulator, stack="dev")
+        dev.env["HF_TOKEN"] = "hf_team"
+        prod = PulumiProject.__new__(PulumiProject)
+        prod.__dict__.update(dev.__dict__, stack="prod")
+        dev.point_at_emulator()
+        prod.point_at_emulator()
+        config = prod.stack_config()
+        config["hf-endpoints:namespace"] = "prod-team"
+        prod.write_stack(config)
+        revision = "0" * 39 + "1"
+        dev.edit_endpoint(NAME, revision=revision)
+        promote = [str(Path(sys.executable)), "-m", "providers.promote", "dev", "prod"]
+        subprocess.run(promote, cwd=dev.root, check=True, capture_output=True, text=True)
+        dev.init()
+        prod.init()
+        dev.up()
+        prod.up()
+        env = dev.stack_config()["hf-endpoints:endpoints"][NAME]["env"]
+        dev.edit_endpoint(NAME, env={**env, "MAX_INPUT_LENGTH": "1800"})
+        dev.up()
+        done = subprocess.run(promote, cwd=dev.root, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f'{NAME}.env.MAX_INPUT_LENGTH: "2000" -> "1800"' in done.stdout
+        assert prod.preview_steps() == [("update", NAME), ("update", "endpoints-ready")]
+        emulator.clear_calls()
+        prod.up()
+        writes = [(c["method"], c["path"]) for c in emulator.calls()
+                  if c["method"] in ("POST", "PUT", "DELETE") and c["path"].startswith("/v2/")]
+        assert writes == [("PUT", f"/v2/endpoint/prod-team/{NAME}")]
+        (live,) = emulator.endpoints("prod-team")
+        assert live["model"]["env"]["MAX_INPUT_LENGTH"] == "1800"
+        assert live["compute"]["instanceType"] == "nvidia-a100"  # prod keeps its own hardware
+        dev.destroy()
+        prod.destroy()
