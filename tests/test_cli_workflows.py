@@ -55,7 +55,8 @@ def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_pat
 def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
     """The token (`config set --secret`) and an endpoint secret (`--secret --path`) reach the API, and
     appear in plaintext in no command's output, no `stack export` and no file of the backend."""
-    token, secret = "hf_" + "TokenOfTheSecretsTest0123456789"  # split: no token-shaped text in a file, "sk-live-SecretValueOfTheTest-42"
+    token = "hf_" + "TokenOfTheSecretsTest0123456789"  # built here: no token-shaped text in any file
+    secret = "sk-live-SecretValueOfTheTest-42"
     state = tmp_path / "emulator.json"
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--time-scale", "60", "--reply", "positive",
                           "--token", f"{token}=local", "--state", str(state)]) as emulator:
