@@ -15,6 +15,7 @@ import sys
 
 import uvicorn
 
+from emulator import hub
 from emulator.app import Emulator
 from emulator.control import rates_error
 from emulator.middleware import is_loopback
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drop-rate", type=_rate, default=0.0, help="share of /v2 connections dropped unanswered. "
                    "One draw per call picks at most one fault, so the four rates add up to 1 at most")
     p.add_argument("--quota", type=int, default=None, help="GPU accelerators per namespace/region/type")
+    p.add_argument("--hub-models", default=None, metavar="FILE",
+                   help='more Hub repositories to serve: {"<repo id>": {"sha": "<40 hex>", "safetensors": '
+                        '{"parameters": {"<DTYPE>": <count>}, "total": <n>}, "config": {...}, "gated": false}}')
     p.add_argument("--seed", type=int, default=None, help="seed of the fault-injection random generator")
     args = p.parse_args(argv)
     error = rates_error({"drop_rate": args.drop_rate, "rate_limit_rate": args.rate_limit_rate,
@@ -90,7 +94,8 @@ def build(args: argparse.Namespace) -> Emulator:
                     retry_after_seconds=args.retry_after, latency_seconds=args.latency, drop_rate=args.drop_rate,
                     fail_start_pattern=args.fail_start, fail_update_pattern=args.fail_update)
     tokens = {t: (user, orgs) for t, user, orgs in args.token} or None
-    return Emulator(tokens, config, faults, args.state, args.seed, args.control_token)
+    models = hub.load_models(args.hub_models) if args.hub_models else None
+    return Emulator(tokens, config, faults, args.state, args.seed, args.control_token, models)
 
 
 def refusal(args: argparse.Namespace) -> str | None:
@@ -134,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             emu = build(args)
         except StateFileError as e:
             reason = f"cannot use --state {args.state}: {e}"
+        except hub.HubModelsError as e:
+            reason = f"cannot use --hub-models {args.hub_models}: {e}"
     if reason is not None:
         print(f"emulator: {reason}", file=sys.stderr, flush=True)
         return 2

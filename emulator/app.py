@@ -14,13 +14,14 @@ import uuid
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from emulator import catalog
+from emulator import catalog, hub
 from emulator.control import Control
-from emulator.errors import ApiError, NotFound
+from emulator.errors import ApiError, NotFound, QueryError
+from emulator.hub import HubModel
 from emulator.middleware import CallLog, EmulatorMiddleware
 from emulator.store import Config, Faults, Store
 from emulator.tgi import Tgi
@@ -32,7 +33,7 @@ class Emulator:
 
     def __init__(self, tokens: dict[str, tuple[str, list[str]]] | None = None, config: Config | None = None,
                  faults: Faults | None = None, state_file: str | None = None, seed: int | None = None,
-                 control_token: str | None = None):
+                 control_token: str | None = None, hub_models: dict[str, HubModel] | None = None):
         self.tokens = tokens or {"hf_local": ("local", [])}
         self.initial_config = copy.deepcopy(config or Config())
         self.initial_faults = copy.deepcopy(faults or Faults())
@@ -43,6 +44,7 @@ class Emulator:
         self.rng = random.Random(seed)
         self.calls = CallLog()
         self.control_token = control_token
+        self.hub_models = {**hub.BUILTIN, **(hub_models or {})}
 
     def identity(self, authorization: str | None) -> dict | None:
         """The token's identity: `{"token", "user", "orgs", "namespaces"}`, or None."""
@@ -68,12 +70,14 @@ class Emulator:
         """The ASGI app: the route table inside the middleware."""
         tgi = Tgi(self.store, self.config, self.identity)
         control = Control(self.store, self.config, self.faults, self.calls, self.reset)
+        hub_routes = hub.Hub(self.hub_models, self.identity)
         routes = [
             Route("/v2/endpoint/{namespace}", self.list_endpoints, methods=["GET"]),
             Route("/v2/endpoint/{namespace}", self.create_endpoint, methods=["POST"]),
             Route("/v2/endpoint/{namespace}/{name}", self.get_endpoint, methods=["GET"]),
             Route("/v2/endpoint/{namespace}/{name}", self.update_endpoint, methods=["PUT"]),
             Route("/v2/endpoint/{namespace}/{name}", self.delete_endpoint, methods=["DELETE"]),
+            Route("/v2/endpoint/{namespace}/{name}/logs", self.endpoint_logs, methods=["GET"]),
             Route("/v2/endpoint/{namespace}/{name}/{action:str}", self.action, methods=["POST"]),
             Route("/v2/endpoint/{namespace}/{name}/{rest:path}", self.no_route, methods=_ALL_METHODS),
             Route("/v2/provider", self.providers, methods=["GET"]),
@@ -87,6 +91,8 @@ class Emulator:
             Route("/_emulator/reset", control.reset, methods=["POST"]),
             Route("/_emulator/endpoints/{namespace}/{name}", control.endpoint, methods=["PATCH", "DELETE"]),
             Route("/_emulator/endpoints/{namespace}/{name}/state", control.state, methods=["POST"]),
+            Route("/api/models/{rest:path}", hub_routes.model_info, methods=["GET"]),
+            Route("/{repo:path}/resolve/{revision}/{filename:path}", hub_routes.resolve, methods=["GET", "HEAD"]),
         ]
         app = Starlette(routes=routes, exception_handlers={
             ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error})
@@ -128,6 +134,17 @@ class Emulator:
         if request.path_params["rest"] in _ACTIONS:
             raise ApiError(f"Method {request.method} not allowed on {request.url.path}", 405, {"Allow": "POST"})
         raise NotFound(f"No route {request.method} {request.url.path}")
+
+    async def endpoint_logs(self, request: Request) -> Response:
+        """R11: the current replica's log as text/plain; `tail=N` keeps the last N lines."""
+        tail = request.query_params.get("tail")
+        if tail is not None and not tail.isdigit():
+            raise QueryError("tail: invalid digit found in string")
+        p = request.path_params
+        lines = self.store.logs(p["namespace"], p["name"])
+        if tail is not None:
+            lines = lines[len(lines) - min(int(tail), len(lines)):]
+        return PlainTextResponse("".join(f"{line}\n" for line in lines))
 
     async def providers(self, request: Request) -> Response:
         """With a namespace: usedAccelerators is that namespace's usage; without: 0 (no identity)."""

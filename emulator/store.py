@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from emulator import catalog, wire
+from emulator import catalog, logs, wire
 from emulator.errors import ApiError, BadRequest, Conflict, InvalidState, NotFound
 from emulator.models import Endpoint, State, Step, merge, parse_create, parse_update, validate
 
@@ -377,6 +377,12 @@ class Store:
                 ep.timeline = [Step(now, State.SCALED_TO_ZERO, State.SCALED_TO_ZERO.message)]
                 self._save()
             return self._view(ep, now)
+
+    def logs(self, namespace: str, name: str) -> list[str]:
+        """The current replica's container log (also while the endpoint is being deleted)."""
+        with self._lock:
+            now = self.clock()
+            return logs.container_log(self._get(namespace, name, now), now, self.config.time_scale)
 
     def usage(self, namespace: str) -> dict[tuple[str, str, str], int]:
         with self._lock:
