@@ -1,7 +1,8 @@
 """Will it fit? The GPU memory a TGI endpoint needs per GPU, against the catalog. Pure: no I/O.
 
 `check` uses it at preview with facts that `providers.model_facts` read from the Hub (and cached), and
-`python -m providers.fit REPO ...` (`providers.fit_cli`) ranks the whole catalog with it.
+`python -m providers.fit REPO ...` (`providers/fit/__main__.py`, the only part that does I/O) ranks the whole
+catalog with it.
 
 The estimate, per GPU of an instance with N GPUs (`x1`, `x2`, `x4`, `x8`; GB = 10^9 bytes):
 
@@ -352,9 +353,3 @@ def quantize_hint(facts: ModelFacts, env: Mapping[str, str], chosen: Compute) ->
     if narrowest is None:
         return None
     return f"no QUANTIZE fits it on {describe(chosen)} (even {narrowest[0]} needs about {narrowest[1]:.1f} GB)"
-
-
-if __name__ == "__main__":  # `python -m providers.fit`: the I/O lives in providers.fit_cli
-    from providers.fit_cli import main
-
-    raise SystemExit(main())

@@ -73,8 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         facts = model_facts.load(hub, args.repository, args.revision)
         rows = fit.rank(facts, env, fit.gpu_computes(catalog.load_catalog(), args.vendor, args.region))
-    except (UnknownRevision, FactsUnavailable, fit.FactsMissing) as error:
+    except (UnknownRevision, FactsUnavailable) as error:
         print(f"providers.fit: {error}", file=sys.stderr)
+        return 2
+    except fit.FactsMissing as error:
+        print(f"providers.fit: {args.repository} cannot be estimated: {error}", file=sys.stderr)
         return 2
     if args.json:
         json.dump([row.to_json() for row in rows], sys.stdout, indent=1)
@@ -82,3 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(table(facts, rows))
     return 0 if any(row.fits for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
