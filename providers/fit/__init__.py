@@ -317,10 +317,12 @@ def verdict(label: str, facts: ModelFacts, env: Mapping[str, str], chosen: Compu
     if mine.needed_gb <= available * TIGHT_FRACTION:
         return Verdict()
     if mine.needed_gb <= available:
+        of_what = (f"the {available:g} GB of each of its {chosen.num_accelerators} GPUs"
+                   if chosen.num_accelerators > 1 else f"its {available:g} GB")
         return Verdict(warning=(
-            f"{key} is tight: {facts.repository} needs about {mine.needed_gb:.1f} GB of its {available:g} GB"
-            f"{per_gpu} ({mine.needed_gb / available:.0%}; {mine.breakdown()}); TGI may run out of memory under "
-            "load. Lower MAX_BATCH_TOTAL_TOKENS/MAX_TOTAL_TOKENS, or pick an instance with more GPU memory"))
+            f"{key} is tight: {facts.repository} needs about {mine.needed_gb:.1f} GB of {of_what} "
+            f"({mine.needed_gb / available:.0%}; {mine.breakdown()}); TGI may run out of memory under load. Lower "
+            "MAX_BATCH_TOTAL_TOKENS/MAX_TOTAL_TOKENS, or pick an instance with more GPU memory"))
     fixes = []
     fitting = [row for row in rank(facts, env, gpu_computes(catalog, chosen.vendor, chosen.region)) if row.fits]
     if fitting:
