@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,15 +132,26 @@ def load(hub: HubSettings, repository: str, revision: str | None,
 
     Raises UnknownRevision when the Hub says the revision does not exist, FactsUnavailable when the facts
     cannot be had (the caller warns and goes on)."""
-    found = cached(hub, repository, revision, clock)
-    if found is not None:
-        return found
-    facts = _ask_hub(hub, repository, revision)
-    directory = _repo_dir(hub.url, repository)
-    _write(directory / f"{facts.sha}.json", facts.to_json())
-    if not (revision and SHA.match(revision)):
-        _write(directory / "refs" / f"{quote(revision or 'HEAD', safe='')}.json", {"sha": facts.sha, "at": clock()})
-    return facts
+    with _lock_for((hub.url, repository, revision)):  # the host checks 4 endpoints at once: ask the Hub once
+        found = cached(hub, repository, revision, clock)
+        if found is not None:
+            return found
+        facts = _ask_hub(hub, repository, revision)
+        directory = _repo_dir(hub.url, repository)
+        _write(directory / f"{facts.sha}.json", facts.to_json())
+        if not (revision and SHA.match(revision)):
+            _write(directory / "refs" / f"{quote(revision or 'HEAD', safe='')}.json",
+                   {"sha": facts.sha, "at": clock()})
+        return facts
+
+
+_LOCKS: dict[tuple[str, str, str | None], threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock_for(key: tuple[str, str, str | None]) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def _ask_hub(hub: HubSettings, repository: str, revision: str | None) -> ModelFacts:
