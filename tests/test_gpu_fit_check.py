@@ -39,6 +39,11 @@ def spec(repository: str = LLAMA, instance: str = "nvidia-a10g/x1", **changes: o
     return {key: value for key, value in news.items() if value is not None}
 
 
+MARKER = spec(accelerator="cpu", instance_type="intel-spr", instance_size="x1", custom_image=None,
+              type="protected")
+MARKER_WARNING = "endpoints.llm.type: `protected` no longer exists"
+
+
 class Checker:
     """One provider host configured like a stack pointed at the emulator, with its own model-facts cache."""
 
@@ -52,10 +57,13 @@ class Checker:
         self.host.configure(config, ["hf-endpoints:hfToken"])
 
     def check(self, news: dict) -> tuple[list[tuple[str, str]], list[str]]:
-        """The failures, and the warning lines the host printed for this check."""
+        """The failures, and the warning lines the host printed for this check. A second check that is known to
+        warn (and reads no Hub: a CPU endpoint) marks the end of the first one's output."""
         before = len(self.host.log_lines())
         _, failures = self.host.check(URN, {}, news)
-        warnings = [line.removeprefix("hf-endpoints: warning: ") for line in self.host.log_lines()[before:]
+        self.host.check(URN, {}, MARKER)
+        lines = self.host.wait_for_line(MARKER_WARNING, before)[:-1]
+        warnings = [line.removeprefix("hf-endpoints: warning: ") for line in lines
                     if line.startswith("hf-endpoints: warning: ")]
         return failures, warnings
 
