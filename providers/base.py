@@ -13,8 +13,11 @@ from typing import Any
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from providers.client import EndpointsClient, Settings
+from providers.model_facts import HubSettings
 
 CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds")
+# hubUrl: the Hub check reads model facts from; endpoints/defaults: the secret values to mask in failure logs.
+CONFIG_KEYS += ("hubUrl", "endpoints", "defaults")
 
 
 def log_line(message: str) -> None:
@@ -41,3 +44,6 @@ class ConfiguredProvider(ResourceProvider):
 
     def client(self) -> EndpointsClient:
         return EndpointsClient(self.settings())
+
+    def hub(self) -> HubSettings:
+        return HubSettings.resolve(getattr(self, "_config", {}))

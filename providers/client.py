@@ -182,6 +182,14 @@ class EndpointsClient:
         hf_raise_for_status(response)
         return response.json()
 
+    def logs(self, namespace: str, name: str, *, tail: int) -> str:
+        """The last `tail` lines of the endpoint's container log (text/plain). One try: it only explains a
+        failure that is reported anyway."""
+        response = self._send("GET", f"{self.api_url}/endpoint/{namespace}/{name}/logs?tail={int(tail)}",
+                              retry=False, timeout=30.0)
+        hf_raise_for_status(response)
+        return response.text
+
     # --- the endpoint's own URL ------------------------------------------------------------------------
 
     def health(self, url: str, route: str, *, authenticated: bool) -> int:

@@ -30,7 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from providers import fields, payloads, spec, validation
+from providers import fields, payloads, preflight, spec, validation
 from providers.base import ConfiguredProvider, log_line
 from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
 from providers.values import show
@@ -41,10 +41,11 @@ def _endpoint_id(inputs: Mapping[str, Any]) -> str:
 
 
 class InferenceEndpointProvider(ConfiguredProvider):
-    """check/diff never touch the network; create/update/read/delete make the fewest calls they can."""
+    """check asks only the Hub (once per model commit: cached on disk), diff never touches the network;
+    create/update/read/delete make the fewest calls they can."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = validation.validate(news)
+        checked = preflight.with_gpu_fit(validation.validate(news), self.hub())
         for warning in checked.warnings:
             log_line(f"warning: {warning}")
         return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])

@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from emulator.hub import builtin_sha
 from tests.pulumi_cli import PulumiProject
 
 pytestmark = pytest.mark.cli
@@ -20,6 +21,7 @@ NS = "local"
 NAME = "jais-13b-chat"
 URN_ENDPOINT = f"urn:pulumi:local::hf-endpoints::pulumi-python:dynamic/hf:InferenceEndpoint::{NAME}"
 WRITES = ("POST", "PUT", "DELETE")
+HUB_SHA = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the emulator Hub's commit of the stack's model
 
 
 def api_calls(emulator, methods=("GET", *WRITES)) -> list[tuple[str, str]]:
@@ -62,8 +64,22 @@ def deployed(project, emulator) -> PulumiProject:
     return project
 
 
+def hub_calls(emulator) -> list[tuple[str, str]]:
+    """Calls to the emulator's Hub routes (check reads the model's facts there), not to the Endpoints API."""
+    return [(c["method"], c["path"]) for c in emulator.calls() if not c["path"].startswith("/v2/")]
+
+
 def test_preview_of_a_new_stack_shows_creates_and_calls_nothing(project, emulator):
-    """A preview makes zero API calls and shows what up would create."""
+    """A preview makes zero Endpoints API calls and shows what up would create. check reads the model's facts
+    from the Hub once (model info, config.json); a second preview reads them from the disk cache: no call at
+    all."""
+    emulator.clear_calls()
+    assert project.preview_steps() == [("create", NAME), ("create", "endpoints-ready")]
+    assert api_calls(emulator) == []
+    model = "derek-thomas/jais-13b-chat-hf"
+    assert hub_calls(emulator) == [
+        ("GET", f"/api/models/{model}"), ("HEAD", f"/{model}/resolve/{HUB_SHA}/config.json"),
+        ("GET", f"/{model}/resolve/{HUB_SHA}/config.json")]
     emulator.clear_calls()
     assert project.preview_steps() == [("create", NAME), ("create", "endpoints-ready")]
     assert emulator.calls() == []
@@ -175,13 +191,20 @@ def test_destroy_after_an_out_of_band_delete_succeeds(deployed, emulator):
 
 
 def test_failed_start_names_the_endpoint_and_stays_destroyable(deployed, emulator):
-    """A start that fails: up exits non-zero naming the endpoint and the server's message; the endpoint
-    is in state, so destroy removes it."""
+    """A start that fails: up exits non-zero naming the endpoint and the server's message, then the last lines
+    of its container log, and no secret anywhere; the endpoint is in state, so destroy removes it."""
+    secret = "s3cr3t-api-key-value"
+    deployed.run("config", "set", "--stack", "local", "--secret", "--path",
+                 f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY", secret)
     emulator.faults(fail_start_pattern="jais")
     deployed.edit_endpoint(NAME, region="eu-west-1")  # a replacement: a fresh start
     result = deployed.up(check=False)
     assert result.code != 0
     assert f"local/{NAME} failed to deploy: " in result.output
+    assert "Last 12 lines of its container log (secrets masked):" in result.output
+    assert "| torch.OutOfMemoryError: CUDA out of memory." in result.output
+    assert "| Error: ShardCannotStart" in result.output
+    assert secret not in result.output and emulator.token not in result.output
     assert [r["id"] for r in deployed.resources()] == [f"{NS}/{NAME}"]
     deployed.destroy()
     assert emulator.endpoints(NS) == []

@@ -5,11 +5,13 @@ like a state file."""
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from emulator import hub
 from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
@@ -25,14 +27,22 @@ REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "__main__.py"
 TOKEN = "hf_e2e_token"
 WRITES = ("POST", "PUT", "DELETE")
+MODEL = "derek-thomas/jais-13b-chat-hf"
+# The commit Pulumi.prod.yaml pins. The emulator's Hub knows one commit per repository: here, this one.
+HUB_SHA = load_stack(REPO / "Pulumi.prod.yaml")["config"]["hf-endpoints:endpoints"]["jais-13b-chat"]["revision"]
+NO_HUB = "http://127.0.0.1:9"  # nothing listens there: check warns that it cannot read the model, and goes on
 
 
 @pytest.fixture(scope="module")
-def emulator_e2e():
-    """The emulator with one token for user `local`, member of `my-org` (the dev and prod namespace), and
-    a reply that the stack files' smoke tests accept."""
+def emulator_e2e(tmp_path_factory):
+    """The emulator with one token for user `local`, member of `my-org` (the dev and prod namespace), a
+    reply that the stack files' smoke tests accept, and a Hub whose commit of the model is prod's pin."""
+    builtin = hub.BUILTIN[MODEL]
+    models = tmp_path_factory.mktemp("hub") / "models.json"
+    models.write_text(json.dumps({MODEL: {"sha": HUB_SHA, "safetensors": builtin.safetensors,
+                                          "config": builtin.config}}))
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{TOKEN}=local:my-org", "--reply",
-                          "positive"]) as emulator:
+                          "positive", "--hub-models", str(models)]) as emulator:
         yield emulator
 
 
@@ -42,10 +52,13 @@ def emulator(emulator_e2e):
     yield emulator_e2e
 
 
-def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO) -> dict[str, object]:
-    """The stack file's `config:` as the engine passes it, pointed at the emulator."""
+def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO,
+                 hub_url: str | None = None) -> dict[str, object]:
+    """The stack file's `config:` as the engine passes it, pointed at the emulator (and its Hub routes, where
+    check reads the model's facts, unless `hub_url` says otherwise)."""
     config = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml")["config"])
     config["hf-endpoints:apiUrl"] = emulator.api_url
+    config["hf-endpoints:hubUrl"] = hub_url or emulator.base_url
     config["hf-endpoints:hfToken"] = TOKEN
     return config
 
@@ -136,11 +149,12 @@ def test_stack_lifecycle(stack, emulator, host):
 
 
 def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
-    """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place."""
+    """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place. The
+    commit pinned here is not one the emulator's Hub knows, so check reads no Hub (it only warns)."""
     for stack in ("dev", "prod"):
         shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path)
     prod = Project("prod", host)
-    prod.up(stack_config("prod", emulator, tmp_path))
+    prod.up(stack_config("prod", emulator, tmp_path, hub_url=NO_HUB))
 
     dev_file = tmp_path / "Pulumi.dev.yaml"
     tested = "0123456789abcdef0123456789abcdef01234567"
@@ -151,7 +165,7 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
     assert promote.main(["dev", "prod", "--dir", str(tmp_path), "--check"]) == 1
     assert promote.main(["dev", "prod", "--dir", str(tmp_path)]) == 0
 
-    config = stack_config("prod", emulator, tmp_path)
+    config = stack_config("prod", emulator, tmp_path, hub_url=NO_HUB)
     (endpoint,) = endpoints_section(config).values()
     assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (tested, "1900")
     assert (endpoint["instance_type"], endpoint["min_replica"], endpoint["max_replica"]) == ("nvidia-a100", 1, 4)
@@ -163,14 +177,26 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
     prod.destroy()
 
 
-def test_preview_makes_no_api_call_and_changes_nothing(emulator, host):
-    """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no HTTP."""
+def test_preview_makes_no_api_call_and_changes_nothing(emulator, tmp_path):
+    """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no Endpoints API
+    call. check reads the model's facts from the Hub once; the next previews read them from the disk cache."""
+    env = {"HF_ENDPOINTS_POLL_SECONDS": "0.05", "HF_ENDPOINTS_CACHE": str(tmp_path)}
+    with ProviderHost(PROJECT, env=env) as host, ProviderHost(PROJECT, env=env) as fresh:
+        _preview_makes_no_api_call_and_changes_nothing(emulator, host, fresh)
+
+
+def _preview_makes_no_api_call_and_changes_nothing(emulator, host, fresh):
     project = Project("local", host)
     config = stack_config("local", emulator)
     emulator.clear_calls()
     first = program.preview(MAIN, host, project.state, config, ["hf-endpoints:hfToken"], stack="local")
     assert ops(first) == {"jais-13b-chat": "create", "endpoints-ready": "create"}
-    assert emulator.calls() == []
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [  # the Hub only, no Endpoints API
+        ("GET", f"/api/models/{MODEL}"), ("HEAD", f"/{MODEL}/resolve/{HUB_SHA}/config.json"),
+        ("GET", f"/{MODEL}/resolve/{HUB_SHA}/config.json")]
+    emulator.clear_calls()
+    program.preview(MAIN, fresh, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    assert emulator.calls() == []  # another process, the same disk cache: not even the Hub
     project.up(config)
 
     changed = copy.deepcopy(config)

@@ -113,7 +113,7 @@ class ProviderHost:
         self._cwd = cwd
         self._start_timeout = start_timeout
         self._lines: list[str] = []
-        self._lines_lock = threading.Lock()
+        self._lines_lock = threading.Condition()
         self._port_ready = threading.Event()
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -171,6 +171,7 @@ class ProviderHost:
                 continue
             with self._lines_lock:
                 self._lines.append(line)
+                self._lines_lock.notify_all()
         if is_stdout:
             self._port_ready.set()  # the process died before printing a port: unblock start()
 
@@ -178,6 +179,19 @@ class ProviderHost:
         """Everything the host printed so far (stdout and stderr, arrival order): ``pulumi up`` diagnostics."""
         with self._lines_lock:
             return list(self._lines)
+
+    def wait_for_line(self, text: str, start: int = 0, timeout: float = 30.0) -> list[str]:
+        """Block until a line from index `start` on contains `text` (the host's output reaches us through a
+        reader thread, after the gRPC answer); returns the lines from `start` up to and including it."""
+        def found() -> int | None:
+            return next((i for i in range(start, len(self._lines)) if text in self._lines[i]), None)
+
+        with self._lines_lock:
+            if not self._lines_lock.wait_for(lambda: found() is not None, timeout):
+                raise TimeoutError(f"the provider host printed no line containing {text!r} in {timeout}s")
+            index = found()
+            assert index is not None
+            return list(self._lines[start:index + 1])
 
     # -- gRPC calls --------------------------------------------------------------------------------------
 
