@@ -6,6 +6,7 @@ matters (a non-loopback client); everything else goes over HTTP to the session's
 
 import asyncio
 import json
+import math
 import subprocess
 import sys
 import time
@@ -103,8 +104,19 @@ def test_state_file_with_non_finite_numbers_does_not_poison_the_namespace(tmp_pa
         emu.request("POST", "/v2/endpoint/local", body(name="ep", compute__scaling__threshold=1.5,
                                                        compute__scaling__measure={"pendingRequests": 2.5}),
                     token=emu.token)
-    text = state.read_text().replace("1.5", "Infinity").replace("2.5", "NaN")
-    state.write_text(text)
+    # Python's json writes Infinity and NaN, as an older emulator did; edit the values, not the text (a text
+    # replace of "1.5" would also hit timestamps).
+    document = json.loads(state.read_text())
+
+    def poison(node):
+        if isinstance(node, dict):
+            return {key: poison(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [poison(value) for value in node]
+        return {1.5: math.inf, 2.5: math.nan}.get(node, node) if isinstance(node, float) else node
+
+    state.write_text(json.dumps(poison(document)))
+    assert "Infinity" in state.read_text() and "NaN" in state.read_text()
     with EmulatorProcess(args) as emu:
         [ep] = emu.endpoints("local")
         assert ep["compute"]["scaling"]["threshold"] is None
