@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 
+from emulator.hub import builtin_sha
 from tests.pulumi_cli import REPO, PulumiProject
 
 pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
+COMMIT = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the commit the emulator's Hub knows
 PINNED = ("endpoints.jais-13b-chat.revision: stack `prod` matches `prod*`, so the revision must be a pinned 40-hex "
           "commit, got null; test it in dev, then `python -m providers.promote dev prod`")
 PUBLIC = ("endpoints.jais-13b-chat.type: `public` endpoints answer anyone without a token; use `authenticated` (or "
