@@ -26,9 +26,10 @@ from providers.stack_files import (
     to_plain,
 )
 from providers.validation import NAME_PATTERN
+from tests import shared_files
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = REPO.parent / "shared" / "schemas" / "pulumi-project.schema.json"
+SCHEMA = "schemas/pulumi-project.schema.json"
 STACKS = ("dev", "prod", "local")
 TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
 
@@ -43,13 +44,22 @@ def _endpoint(stack: str, name: str) -> dict[str, Any]:
 
 
 def test_project_file_validates_against_pulumi_schema() -> None:
-    """Pulumi.yaml is a valid Pulumi project file (the published JSON schema, draft 2020-12)."""
-    if not SCHEMA.exists():
-        pytest.skip(f"schema not found at {SCHEMA}")
-    schema = json.loads(SCHEMA.read_text())
+    """Pulumi.yaml is a valid Pulumi project file (the published JSON schema, draft 2020-12, in ../shared)."""
+    schema = json.loads(shared_files.require_shared(SCHEMA).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
+
+
+def test_missing_shared_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CI a missing ../shared fails the tests that need it (a skip would hide the schema check)."""
+    monkeypatch.setattr(shared_files, "shared_dir", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"schemas/pulumi-project.schema.json not found under ../shared"):
+        shared_files.require_shared(SCHEMA)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        shared_files.require_shared(SCHEMA)
 
 
 def test_project_file_declares_scalar_config() -> None:
