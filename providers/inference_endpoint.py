@@ -8,7 +8,11 @@ Each method is thin: the decisions are in the pure modules (`validation` for che
   existing endpoint only when `adopt: true`, and never silently.
 * `update` sends only what changed, then pauses or resumes to match `paused`.
 * `read` (refresh) reports drift made outside Pulumi; an endpoint deleted out of band leaves state.
-* `delete` deletes, then waits until the name is gone (404 counts as success).
+* `delete` deletes, then waits until the name is gone (404 counts as success), retrying and waiting until one
+  deadline (`hf-endpoints:deleteTimeoutSeconds`, default 300 s), not for a fixed number of attempts.
+
+Every method runs under `reported`: whatever fails, the user reads one message naming `namespace/name` and the
+server's text, without a chained HTTP-library traceback and without the token.
 """
 
 from __future__ import annotations
@@ -32,7 +36,14 @@ from pulumi.dynamic import (
 
 from providers import fields, payloads, spec, validation
 from providers.base import ConfiguredProvider, log_line
-from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
+from providers.client import (
+    ConflictError,
+    EndpointsApiError,
+    EndpointsClient,
+    Settings,
+    describe_error,
+    is_transient,
+)
 from providers.values import show
 
 
@@ -56,6 +67,11 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = spec.canonical(props)
+        endpoint_id = _endpoint_id(inputs)
+        with self.reported(endpoint_id, "create"):
+            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, self._create(inputs)))
+
+    def _create(self, inputs: dict[str, Any]) -> dict[str, Any]:
         endpoint_id, client = _endpoint_id(inputs), self.client()
         try:
             raw = client.create(inputs["namespace"], payloads.create_payload(inputs))
@@ -67,10 +83,9 @@ class InferenceEndpointProvider(ConfiguredProvider):
                     f"silently: to manage it from this stack, set `adopt: true` under "
                     f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
                     "another name.") from None
-            raw = self._adopt(client, inputs)
-            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
+            return self._adopt(client, inputs)
         except HfHubHTTPError as error:
-            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_http_error(error)}") \
+            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_error(error)}") \
                 from None
         if inputs["paused"]:
             try:
@@ -79,8 +94,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
                 # Never leave a running, billing endpoint behind that state does not know about.
                 client.delete(inputs["namespace"], inputs["name"])
                 raise EndpointsApiError(f"{endpoint_id}: created but could not be paused "
-                                        f"({describe_http_error(error)}); deleted it again") from None
-        return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
+                                        f"({describe_error(error)}); deleted it again") from None
+        return raw
 
     def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
         """Take over an existing endpoint (adopt: true) and bring it to the spec."""
@@ -114,13 +129,20 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = spec.canonical(olds), spec.canonical(news)
-        endpoint_id, client = _endpoint_id(new), self.client()
+        endpoint_id = _endpoint_id(new)
+        with self.reported(endpoint_id, "update"):
+            raw = self._update(self.client(), old, new)
+            log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
+            return UpdateResult(payloads.outputs_from_api(new, raw))
+
+    def _update(self, client: EndpointsClient, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        endpoint_id = _endpoint_id(new)
+        gone = (f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then `pulumi up` recreates it")
         try:
             raw = self._converge(client, old, new) or client.get(new["namespace"], new["name"])
         except HfHubHTTPError as error:
             if error.response is not None and error.response.status_code == 404:
-                raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
-                                        "`pulumi up` recreates it") from None
+                raise EndpointsApiError(gone) from None
             hint = ""
             if error.response is not None and error.response.status_code == 400:
                 current = client.get(new["namespace"], new["name"])
@@ -128,34 +150,50 @@ class InferenceEndpointProvider(ConfiguredProvider):
                     hint = (" It is in state `failed`, which the API cannot update: recreate it with "
                             "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
             raise EndpointsApiError(
-                f"{endpoint_id}: the API refused the update: {describe_http_error(error)}.{hint}") from None
+                f"{endpoint_id}: the API refused the update: {describe_error(error)}.{hint}") from None
         if raw is None:
-            raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
-                                    "`pulumi up` recreates it")
-        log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
-        return UpdateResult(payloads.outputs_from_api(new, raw))
+            raise EndpointsApiError(gone)
+        return raw
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
-        raw = self.client().get(inputs["namespace"], inputs["name"])
-        if raw is None:
-            log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
-            return ReadResult("", {})
-        live = payloads.inputs_from_api(inputs, raw)
-        return ReadResult(id_, payloads.outputs_from_api(live, raw), inputs=live)
+        with self.reported(_endpoint_id(inputs), "read"):
+            raw = self.client().get(inputs["namespace"], inputs["name"])
+            if raw is None:
+                log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
+                return ReadResult("", {})
+            live = payloads.inputs_from_api(inputs, raw)
+            return ReadResult(id_, payloads.outputs_from_api(live, raw), inputs=live)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
-        endpoint_id, settings = _endpoint_id(inputs), self.settings()
-        client = EndpointsClient(settings)
-        client.delete(inputs["namespace"], inputs["name"])
-        deadline = time.monotonic() + settings.delete_timeout_seconds
-        while client.get(inputs["namespace"], inputs["name"]) is not None:
-            if time.monotonic() > deadline:
-                raise EndpointsApiError(f"{endpoint_id} is still visible {settings.delete_timeout_seconds:.0f}s "
-                                        "after DELETE; run `pulumi destroy` again")
-            time.sleep(settings.poll_seconds)
-        log_line(f"{endpoint_id}: deleted")
+        endpoint_id = _endpoint_id(inputs)
+        with self.reported(endpoint_id, "delete"):
+            settings = self.settings()
+            self._delete(EndpointsClient(settings), inputs, settings)
+            log_line(f"{endpoint_id}: deleted")
+
+    @staticmethod
+    def _delete(client: EndpointsClient, inputs: Mapping[str, Any], settings: Settings) -> None:
+        """DELETE, then wait until the name is gone: retries and waiting share one deadline (minutes)."""
+        namespace, name, timeout = inputs["namespace"], inputs["name"], settings.delete_timeout_seconds
+        endpoint_id = fields.endpoint_id(namespace, name)
+        deadline = time.monotonic() + timeout
+        try:
+            client.delete(namespace, name, deadline=deadline)
+            while client.get(namespace, name, deadline=deadline) is not None:
+                if time.monotonic() >= deadline:
+                    raise EndpointsApiError(
+                        f"{endpoint_id} is still visible {timeout:g}s after DELETE; run `pulumi destroy` again, or "
+                        "raise hf-endpoints:deleteTimeoutSeconds")
+                time.sleep(settings.poll_seconds)
+        except EndpointsApiError:
+            raise
+        except Exception as error:
+            retried = (f" (retried for {timeout:g}s: raise hf-endpoints:deleteTimeoutSeconds to wait longer)"
+                       if is_transient(error) else "")
+            raise EndpointsApiError(f"{endpoint_id}: delete failed ({describe_error(error)}); it may still exist: "
+                                    f"run `pulumi destroy` again{retried}") from None
 
 
 class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):

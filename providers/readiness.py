@@ -20,14 +20,14 @@ from typing import Any
 from huggingface_hub import InferenceEndpointStatus
 
 from providers.base import log_line
-from providers.client import EndpointsClient, describe_http_error
+from providers.client import EndpointError, EndpointsClient, describe_error
 from providers.fields import endpoint_id
 
 PROGRESS_EVERY_SECONDS = 30.0
 READY, PROBE, WAIT, FAILED = "ready", "probe", "wait", "failed"
 
 
-class EndpointNotReadyError(Exception):
+class EndpointNotReadyError(EndpointError):
     """An endpoint failed, or did not become ready before the deadline."""
 
 
@@ -180,7 +180,7 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
         text = client.generate(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)),
                                authenticated=authenticated)
     except Exception as error:  # the model may still be warming up: try again next tick
-        return False, f"smoke test call failed ({describe_http_error(error)})"
+        return False, f"smoke test call failed ({describe_error(error)})"
     if not smoke_test_passes(smoke.get("expect", r"\S"), text):
         raise EndpointNotReadyError(
             f"{target.endpoint_id} smoke test failed: the reply {text[:200]!r} does not match "

@@ -70,10 +70,15 @@ class EndpointStack:
         return steps
 
     def destroy(self) -> list[Step]:
+        """Like `pulumi destroy`: on failure the state keeps what was not deleted (never emptied to hide it)."""
         try:
-            return self.engine.destroy(self.state)
-        finally:
-            self.state = State()
+            steps = self.engine.destroy(self.state)
+        except HarnessError as error:
+            if error.state is not None:
+                self.state = error.state
+            raise
+        self.state = State()
+        return steps
 
     def outputs(self, name: str) -> dict[str, Any]:
         return self.state.by_name(name)["outputs"]
