@@ -4,8 +4,11 @@ Each method is thin: the decisions are in the pure modules (`validation` for che
 `payloads` for the API's JSON), the HTTP in `providers.client`.
 
 * `create` returns as soon as the API accepted the endpoint, so it is in state at once and `pulumi destroy`
-  can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. A 409 adopts the
-  existing endpoint only when `adopt: true`, and never silently.
+  can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. Every create carries
+  this stack's marker tag `hf-endpoints:<project>/<stack>` (input `stack`, set by the program). On a 409, an
+  endpoint with that marker is this stack's own, left by a run that died after its POST landed: it is taken back
+  and brought to the spec (deleted and created again if it cannot change in place). Anyone else's endpoint is
+  adopted only when `adopt: true`, and never silently.
 * `update` sends only what changed, then pauses or resumes to match `paused`.
 * `read` (refresh) reports drift made outside Pulumi; an endpoint deleted out of band leaves state.
 * `delete` deletes, then waits until the name is gone (404 counts as success), retrying and waiting until one
@@ -61,7 +64,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
         return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in spec.changed_keys(olds, news) if key != "adopt"]
+        # `adopt` and `stack` are bookkeeping: a change of either alone changes nothing on the endpoint.
+        changed = [key for key in spec.changed_keys(olds, news) if key not in fields.NOT_DIFFED]
         return DiffResult(changes=bool(changed), replaces=spec.replace_keys(olds, news),
                           delete_before_replace=True)
 
@@ -69,24 +73,22 @@ class InferenceEndpointProvider(ConfiguredProvider):
         inputs = spec.canonical(props)
         endpoint_id = _endpoint_id(inputs)
         with self.reported(endpoint_id, "create"):
-            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, self._create(inputs)))
+            client = self.client()
+            try:
+                raw = self._post(client, inputs)
+            except ConflictError as conflict:
+                raw = self._existing(client, inputs, conflict)
+            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
 
-    def _create(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        endpoint_id, client = _endpoint_id(inputs), self.client()
+    def _post(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
+        """POST the endpoint (marked with this stack's tag), then pause it when `paused`."""
+        endpoint_id = _endpoint_id(inputs)
         try:
             raw = client.create(inputs["namespace"], payloads.create_payload(inputs))
-            log_line(f"{endpoint_id}: created ({raw['status']['state']})")
-        except ConflictError as conflict:
-            if not inputs["adopt"]:
-                raise EndpointsApiError(
-                    f"{endpoint_id} already exists ({conflict}). hf-endpoints never takes over an endpoint "
-                    f"silently: to manage it from this stack, set `adopt: true` under "
-                    f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
-                    "another name.") from None
-            return self._adopt(client, inputs)
         except HfHubHTTPError as error:
             raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_error(error)}") \
                 from None
+        log_line(f"{endpoint_id}: created ({raw['status']['state']})")
         if inputs["paused"]:
             try:
                 raw = client.pause(inputs["namespace"], inputs["name"])
@@ -97,30 +99,52 @@ class InferenceEndpointProvider(ConfiguredProvider):
                                         f"({describe_error(error)}); deleted it again") from None
         return raw
 
-    def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Take over an existing endpoint (adopt: true) and bring it to the spec."""
+    def _existing(self, client: EndpointsClient, inputs: dict[str, Any], conflict: ConflictError) -> dict[str, Any]:
+        """The name is taken (409). An endpoint carrying this stack's marker is ours: a create that landed before a
+        crash (killed `pulumi up`, lost answer), so it is taken back with no flag; anyone else's only with `adopt`.
+        Either way it is then brought to the spec."""
         endpoint_id = _endpoint_id(inputs)
         raw = client.get(inputs["namespace"], inputs["name"])
         if raw is None:
             raise EndpointsApiError(f"{endpoint_id} answered 409 but cannot be read; try again")
+        owned = payloads.is_owned(raw, inputs)
+        if not owned and not inputs["adopt"]:
+            marker = fields.owner_tag(inputs.get("stack"))
+            raise EndpointsApiError(
+                f"{endpoint_id} already exists ({conflict})"
+                + (f" and does not carry this stack's tag {marker}" if marker else "")
+                + ". hf-endpoints never takes over an endpoint silently: to manage it from this stack, set "
+                f"`adopt: true` under endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
+                "another name.")
         live = payloads.inputs_from_api(inputs, raw)
         fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
+        failed = (raw.get("status") or {}).get("state") == InferenceEndpointStatus.FAILED
+        if owned and (fixed or failed):
+            log_line(f"{endpoint_id}: taking back the endpoint this stack created before an interrupted run; it "
+                     f"{'failed' if failed else 'differs in ' + ', '.join(fixed)}, so it is deleted and created again")
+            self._delete(client, inputs, self.settings())
+            return self._post(client, inputs)
         if fixed:
             raise EndpointsApiError(
                 f"{endpoint_id} exists with different {', '.join(fixed)} (live: "
                 f"{', '.join(f'{k}={show(live.get(k))}' for k in fixed)}); these cannot change in "
                 "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
-        log_line(f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
-        return self._converge(client, live, inputs) or raw
+        log_line(f"{endpoint_id}: taking back the endpoint this stack created before an interrupted run"
+                 if owned else f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
+        return self._converge(client, live, inputs, raw) or raw
 
-    def _converge(self, client: EndpointsClient, olds: Mapping[str, Any],
-                  news: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _converge(self, client: EndpointsClient, olds: Mapping[str, Any], news: Mapping[str, Any],
+                  live_raw: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """PUT what changed and pause/resume to match `paused`; pause first, resume last, so a paused
-        endpoint never rolls out an update. Returns the last API answer (None if nothing was sent)."""
+        endpoint never rolls out an update. With the live endpoint's JSON (adopt, take back), its tags are
+        set to the inputs' (this stack's marker included). Returns the last API answer (None if nothing sent)."""
         namespace, name, raw = news["namespace"], news["name"], None
         if news["paused"] and not olds.get("paused"):
             raw = client.pause(namespace, name)
         payload = payloads.update_payload(olds, news)
+        tags = payloads.tags_to_send(live_raw, news) if live_raw is not None else None
+        if tags is not None:
+            payload["tags"] = tags
         if payload:
             raw = client.update(namespace, name, payload)
         if olds.get("paused") and not news["paused"]:
@@ -213,6 +237,9 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
     def __init__(self, resource_name: str, inputs: Mapping[str, Any],
                  opts: pulumi.ResourceOptions | None = None):
         props: dict[str, Any] = dict(inputs)
+        # Marks what this stack creates. Set here, in the program: inside the provider host pulumi.get_stack() is
+        # always "stack" (the host configures placeholder settings), so the provider cannot know it.
+        props.setdefault("stack", f"{pulumi.get_project()}/{pulumi.get_stack()}")
         for key in fields.SECRET_KEYS:
             if props.get(key):
                 props[key] = pulumi.Output.secret(props[key])

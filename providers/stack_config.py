@@ -138,7 +138,7 @@ def _namespace(namespace: Any) -> list[str]:
 def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
     """Keys the program sets, and null values below the top level (a top-level null unsets a default)."""
     problems = [f"{PREFIX}{where}.{key}: {show(mapping[key])} is not allowed; the name is the key under "
-                f"{PREFIX}endpoints, the namespace is {PREFIX}namespace"
+                f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
                 for key in SET_BY_THE_PROGRAM if key in mapping]
     for key, value in mapping.items():
         problems.extend(_nulls(f"{where}.{key}", value))

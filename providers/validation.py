@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers import catalog
-from providers.fields import DEFAULTS, INPUT_KEYS, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
+from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
 from providers.values import is_number, is_unknown, show
 
 ENDPOINT_TYPES = ("public", "authenticated", "private")
@@ -49,6 +49,7 @@ NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$
 REPOSITORY_PATTERN = re.compile(r"^([A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 ROUTE_PATH_PATTERN = re.compile(r"/\S*")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STACK_PATTERN = re.compile(r"[^/\s]+/[^/\s]+")
 EXAMPLE_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.1.1"
 # TGI's --quantize values (text-generation-inference 3.x launcher).
 TGI_QUANTIZE = (
@@ -294,10 +295,20 @@ def _accelerator(v: _Validator, key: str, value: Any) -> str | None:
 
 
 def _tags(v: _Validator, key: str, tags: Any) -> list[str] | None:
+    """User tags; the `hf-endpoints:` prefix is reserved for the stack's marker, which is added for you."""
     if not isinstance(tags, list) or not all(is_unknown(t) or (isinstance(t, str) and t) for t in tags):
         v.fail(key, tags, "is not a list of non-empty strings", "write tags as a YAML list of strings")
         return None
+    if any(isinstance(t, str) and t.startswith(MARKER_PREFIX) for t in tags):
+        v.fail(key, tags, f"is not a list of non-empty strings without the `{MARKER_PREFIX}` prefix",
+               f"write tags as a YAML list of strings ({MARKER_PREFIX} marks the stack's own endpoints and is added "
+               "for you)")
+        return None
     return list(tags)
+
+
+def _stack(v: _Validator, key: str, value: Any) -> str | None:
+    return v.string(key, value, "the program sets it to <project>/<stack>", STACK_PATTERN)
 
 
 def _boolean(v: _Validator, key: str, value: Any) -> bool | None:
@@ -644,5 +655,5 @@ STEPS: tuple[Step, ...] = (
     _hardware,  # after accelerator: the catalog is searched with it
     _scaling,
     _each({"custom_image": _custom_image, "env": _env, "secrets": _secrets, "tags": _tags,
-           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test}),
+           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test, "stack": _stack}),
 )

@@ -113,6 +113,9 @@ INVALID = [
     ("tgi-v1-default-total", {"env": {"MAX_INPUT_LENGTH": 3000, "MAX_BATCH_PREFILL_TOKENS": 4096}}, "env",
      f'{E}.env.MAX_INPUT_LENGTH: "3000" must be less than MAX_TOTAL_TOKENS (2048, TGI 1.x\'s default when it is '
      "unset)"),
+    ("stack", {"stack": "dev"}, "stack", f'{E}.stack: "dev" is not valid; the program sets it to <project>/<stack>'),
+    ("tag-marker", {"tags": ["hf-endpoints:a/b"]}, "tags",
+     f'{E}.tags: ["hf-endpoints:a/b"] is not a list of non-empty strings without the `hf-endpoints:` prefix;'),
     ("camel-case-key", {"minReplica": 0}, "minReplica", f"{E}.minReplica: 0 is not a known key; did you mean "
      "`min_replica`?"),
     ("typo-key", {"instance_typ": "x"}, "instance_typ", f'{E}.instance_typ: "x" is not a known key; did you '

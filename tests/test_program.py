@@ -14,7 +14,7 @@ from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import PROJECT
+from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT
 from tests.harness import program
 from tests.harness.engine import State
 from tests.harness.provider_host import ProviderHost
@@ -193,3 +193,28 @@ def test_invalid_stack_file_fails_before_anything_is_created(emulator, host):
     with pytest.raises(Exception, match=r"endpoints\.jais-13b-chat\.min_replica: 3 is greater than max_replica"):
         Project("local", host).up(config)
     assert emulator.endpoints("local") == []
+
+
+@pytest.mark.parametrize(("change", "secret"), [
+    ({"secrets": {"API_KEY": "s3cret-value"}}, {"secrets"}),
+    ({"custom_image": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4", "health_route": "/health",
+                       "port": 80, "credentials": {"username": "u", "password": "registry-password"}}},
+     {"custom_image"}),
+    ({}, set()),
+], ids=["secrets", "image-with-credentials", "nothing-secret"])
+def test_secret_inputs_reach_the_engine_marked_secret(change, secret):
+    """`secrets` (and `custom_image` when it carries registry credentials) are Pulumi secrets when the program
+    registers them, so state keeps them encrypted and previews show [secret]; nothing else is."""
+    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    config["hf-endpoints:endpoints"]["jais-13b-chat"].update(change)
+    run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
+    (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
+    assert set(endpoint.secrets) - {"__provider"} == secret
+
+
+def test_the_program_marks_endpoints_with_its_project_and_stack():
+    """`stack` is set where pulumi.get_stack() is right (the program); the provider host only knows "stack"."""
+    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
+    (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
+    assert endpoint.inputs["stack"] == "hf-endpoints/local"

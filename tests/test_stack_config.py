@@ -56,7 +56,10 @@ def test_read_merges_defaults_and_adds_name_and_namespace():
                                               "endpoint its settings (repository, instance_type, ...)"]),
     ({"endpoints": {"jais": {**JAIS, "name": "x"}}},
      ['hf-endpoints:endpoints.jais.name: "x" is not allowed; the name is the key under hf-endpoints:endpoints, '
-      "the namespace is hf-endpoints:namespace"]),
+      "the namespace is hf-endpoints:namespace, the stack is this stack"]),
+    ({"endpoints": {"jais": {**JAIS, "stack": "a/b"}}},
+     ['hf-endpoints:endpoints.jais.stack: "a/b" is not allowed; the name is the key under hf-endpoints:endpoints, '
+      "the namespace is hf-endpoints:namespace, the stack is this stack"]),
     ({"endpoints": {"Jais": JAIS}}, ['hf-endpoints:endpoints.Jais: "Jais" is not a valid endpoint name; use at most '
                                      "32 lowercase letters, digits and '-', starting and ending with a letter or "
                                      "digit"]),
@@ -68,7 +71,7 @@ def test_read_merges_defaults_and_adds_name_and_namespace():
                              "every endpoint (vendor, region, ...)"]),
     ({"defaults": {**DEFAULTS, "namespace": "x"}},
      ['hf-endpoints:defaults.namespace: "x" is not allowed; the name is the key under hf-endpoints:endpoints, '
-      "the namespace is hf-endpoints:namespace"]),
+      "the namespace is hf-endpoints:namespace, the stack is this stack"]),
     ({"readyTimeoutSeconds": "abc"}, ['hf-endpoints:readyTimeoutSeconds: "abc" is not a whole number of seconds; '
                                       "e.g. `pulumi config set hf-endpoints:readyTimeoutSeconds 1800`"]),
     ({"readyTimeoutSeconds": "0"}, ["hf-endpoints:readyTimeoutSeconds: 0 is not a positive number of seconds; "
@@ -82,7 +85,7 @@ def test_read_merges_defaults_and_adds_name_and_namespace():
     ({"hftoken": "hf_abc"}, ["hf-endpoints:hftoken is not a setting of hf-endpoints; did you mean "
                              "`hf-endpoints:hfToken`?"]),
 ], ids=["no-namespace", "empty-namespace", "bad-namespace", "endpoints-typo", "endpoints-list", "endpoint-string",
-        "name-inside", "uppercase-name", "defaults-typo", "defaults-secret-typo", "defaults-list",
+        "name-inside", "stack-inside", "uppercase-name", "defaults-typo", "defaults-secret-typo", "defaults-list",
         "defaults-namespace", "ready-timeout-text", "ready-timeout-zero", "delete-timeout-negative",
         "require-pinned-not-bool", "api-url", "setting-typo"])
 def test_stack_level_problems_name_the_config_key(settings, expected):

@@ -117,7 +117,7 @@ class _Monitor(mocks.MockMonitor):
         deps = list(request.dependencies)
         for prop_deps in request.propertyDependencies.values():
             deps.extend(u for u in prop_deps.urns if u not in deps)
-        reg = Registration(request.type, request.name, inputs, deps)
+        reg = Registration(request.type, request.name, inputs, deps, frozenset(secret_keys))
         with self._lock:
             self.registrations.append(reg)
         id_, outputs = self._handler(reg)
