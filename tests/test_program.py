@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "__main__.py"
 TOKEN = "hf_e2e_token"
+TESTED = "0123456789abcdef0123456789abcdef01234567"  # a commit "tested in dev", as promotion would write it
 WRITES = ("POST", "PUT", "DELETE")
 
 
@@ -40,6 +41,19 @@ def emulator_e2e():
 def emulator(emulator_e2e):
     emulator_e2e.reset()
     yield emulator_e2e
+
+
+def promoted(directory: Path) -> Path:
+    """Pulumi.dev.yaml pinned to TESTED and promoted into Pulumi.prod.yaml (the committed prod has no revision:
+    it deploys only what the promotion wrote), both copied into `directory`."""
+    for stack in ("dev", "prod"):
+        shutil.copy(REPO / f"Pulumi.{stack}.yaml", directory)
+    dev_file = directory / "Pulumi.dev.yaml"
+    dev_file.write_text(dev_file.read_text().replace(
+        "      repository: derek-thomas/jais-13b-chat-hf\n",
+        f"      repository: derek-thomas/jais-13b-chat-hf\n      revision: {TESTED}\n", 1))
+    assert promote.main(["dev", "prod", "--dir", str(directory)]) == 0
+    return directory
 
 
 def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO) -> dict[str, object]:
@@ -86,11 +100,11 @@ def endpoints_section(config: dict[str, object]) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
-def test_stack_lifecycle(stack, emulator, host):
+def test_stack_lifecycle(stack, emulator, host, tmp_path):
     """Up from nothing, up again (no writes), a config change (update in place), a region change (replace),
-    an endpoint removed from the YAML (deleted), destroy (nothing left)."""
+    an endpoint removed from the YAML (deleted), destroy (nothing left). prod after its promotion from dev."""
     project = Project(stack, host)
-    config = stack_config(stack, emulator)
+    config = stack_config(stack, emulator, promoted(tmp_path) if stack == "prod" else REPO)
     namespace = config["hf-endpoints:namespace"]
     (name,) = endpoints_section(config)
 
@@ -135,31 +149,42 @@ def test_stack_lifecycle(stack, emulator, host):
     assert emulator.endpoints(namespace) == []
 
 
+def test_prod_refuses_to_deploy_before_the_promotion(emulator, host):
+    """The committed prod has no revision and sets hf-endpoints:requirePinnedRevision: its preview fails, before
+    anything is registered, saying to promote from dev first."""
+    with pytest.raises(Exception) as error:
+        program.preview(MAIN, host, State(), stack_config("prod", emulator), ["hf-endpoints:hfToken"], stack="prod")
+    assert type(error.value).__name__ == "RunError"
+    assert ("hf-endpoints:endpoints.jais-13b-chat.revision: missing is not a pinned commit (40 lowercase hex "
+            "digits), and this stack sets hf-endpoints:requirePinnedRevision; promote a tested commit from dev "
+            "first: pin it in Pulumi.dev.yaml, `pulumi up --stack dev`, then `python -m providers.promote dev prod`"
+            ) in str(error.value)
+    assert error.value.registrations == []  # type: ignore[attr-defined]
+    assert emulator.calls() == []
+
+
 def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
-    """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place."""
-    for stack in ("dev", "prod"):
-        shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path)
+    """Pin in dev, promote (only the model-defining keys move), prod up; then a new dev change promoted updates
+    prod in place."""
     prod = Project("prod", host)
-    prod.up(stack_config("prod", emulator, tmp_path))
+    prod.up(stack_config("prod", emulator, promoted(tmp_path)))
+    (live,) = emulator.endpoints("my-org")
+    assert (live["model"]["revision"], live["compute"]["instanceType"]) == (TESTED, "nvidia-a100")
 
     dev_file = tmp_path / "Pulumi.dev.yaml"
-    tested = "0123456789abcdef0123456789abcdef01234567"
-    dev_file.write_text(dev_file.read_text().replace(
-        "      repository: derek-thomas/jais-13b-chat-hf\n",
-        f"      repository: derek-thomas/jais-13b-chat-hf\n      revision: {tested}\n", 1)
-        .replace('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1900"'))
+    dev_file.write_text(dev_file.read_text().replace('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1900"'))
     assert promote.main(["dev", "prod", "--dir", str(tmp_path), "--check"]) == 1
     assert promote.main(["dev", "prod", "--dir", str(tmp_path)]) == 0
 
     config = stack_config("prod", emulator, tmp_path)
     (endpoint,) = endpoints_section(config).values()
-    assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (tested, "1900")
+    assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (TESTED, "1900")
     assert (endpoint["instance_type"], endpoint["min_replica"], endpoint["max_replica"]) == ("nvidia-a100", 1, 4)
     emulator.clear_calls()
     assert ops(prod.up(config)) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
     assert writes(emulator) == [("PUT", "/v2/endpoint/my-org/jais-13b-chat")]
     (live,) = emulator.endpoints("my-org")
-    assert (live["model"]["revision"], live["compute"]["instanceType"]) == (tested, "nvidia-a100")
+    assert live["model"]["env"]["MAX_INPUT_LENGTH"] == "1900"
     prod.destroy()
 
 
