@@ -265,6 +265,16 @@ def test_destroy_waits_until_the_name_is_gone(stack, emulator):
     assert [c["status"] for c in api_calls(emulator, ("DELETE",))] == [200, 200]
 
 
+def test_destroy_of_an_endpoint_deleted_outside_pulumi_succeeds(stack, emulator):
+    """DELETE answering 404 means it is already gone: destroy succeeds instead of failing forever."""
+    stack.up({"jais": jais()}, wait=False)
+    emulator.remove("local", "jais")
+    emulator.clear_calls()
+    stack.destroy()
+    assert [(c["method"], c["status"]) for c in api_calls(emulator)][:1] == [("DELETE", 404)]
+    assert stack.names() == []
+
+
 def test_no_token_in_pickle_outputs_or_logs():
     """The provider object is pickled into state: it, every output and every log line of the host stay free
     of the token (and of secret values in logs)."""

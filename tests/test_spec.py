@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from providers import InferenceEndpointProvider, payloads, spec, stack_config, validation
+from providers import InferenceEndpointProvider, fields, payloads, spec, stack_config, validation
 from providers.readiness import FAILED, PROBE, READY, WAIT, classify
 
 JAIS = {
@@ -113,9 +113,11 @@ def test_legacy_names_warn(raw, warning):
      ["vendor", "region", "instance_type"], ["vendor", "region"]),
     ({"name": "jais-2"}, ["name"], ["name"]),
     ({"type": "public"}, ["type"], ["type"]),
+    ({"accelerator": "cpu", "instance_type": "intel-spr", "instance_size": "x4"},
+     ["accelerator", "instance_type", "instance_size"], ["accelerator"]),
     ({"adopt": True}, ["adopt"], []),
 ], ids=["same", "string-vs-int-env", "env", "scaling", "image-tag", "image-variant", "region",
-        "vendor", "name", "type", "adopt"])
+        "vendor", "name", "type", "accelerator", "adopt"])
 def test_diff(change, changed, replaces):
     """Replacement exactly on identity and placement; no spurious diffs from types or key order."""
     olds = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
@@ -182,6 +184,26 @@ def test_drift_from_api(edit, drift):
 def test_readiness(state, min_replica, paused, verdict):
     raw = {"status": {"state": state, "url": "http://x", "message": "m"}}
     assert classify(raw, min_replica=min_replica, paused=paused)[0] == verdict
+
+
+@pytest.mark.parametrize("url", [None, ""], ids=["null", "empty"])
+def test_running_without_a_url_is_not_ready(url):
+    """`running` before the API hands out a URL cannot be probed (health, smoke test): keep waiting."""
+    raw = {"status": {"state": "running", "url": url, "message": ""}}
+    assert classify(raw, min_replica=1, paused=False) == (WAIT, "running")
+
+
+def test_replacement_keys_are_exactly_identity_and_placement():
+    assert fields.REPLACE_KEYS == ("name", "namespace", "accelerator", "vendor", "region", "type")
+
+
+@pytest.mark.parametrize("change", [{"adopt": True}, {"adopt": False}], ids=["adopt-set", "adopt-unset"])
+def test_adopt_alone_is_no_change(change):
+    """`adopt` says how to create, not what to run: flipping it must not update (or wait for) the endpoint."""
+    provider = InferenceEndpointProvider()
+    olds = payloads.outputs_from_api(checked(adopt=not change["adopt"]).inputs, {"status": {"state": "running"}})
+    result = provider.diff("local/jais-13b-chat", olds, checked(**change).inputs)
+    assert (result.changes, result.replaces) == (False, [])
 
 
 def test_stack_endpoints_merges_defaults_under_each_endpoint():
