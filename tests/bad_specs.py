@@ -33,10 +33,20 @@ REPO = Path(__file__).resolve().parent.parent
 TABLE_PATH = Path(__file__).with_name("data") / "bad_specs_review.json"
 SECRET_VALUES = ("sk-live-SECRET-VALUE", "registry-PASSWORD")
 DELETE = "__DELETE__"
+CORRECTIONS: dict[str, tuple[dict[str, Any], str]] = {
+    "stz-with-min-1": ({"min_replica": 1, "scale_to_zero_timeout": 30},
+                       "the review's change alone (scale_to_zero_timeout: 30) is valid on dev, whose min_replica is "
+                       "0; the case sets the min_replica 1 its id names"),
+}
+"""Cases whose change does not try what their id says, with the change that does and why."""
 
 
 def load_table() -> dict[str, Any]:
     return json.loads(TABLE_PATH.read_text())
+
+
+def change_of(case: dict[str, Any]) -> dict[str, Any]:
+    return CORRECTIONS[case["id"]][0] if case["id"] in CORRECTIONS else case["change"]
 
 
 def dev_endpoint() -> dict[str, Any]:
@@ -113,7 +123,7 @@ def measure(host: ProviderHost) -> Figures:
     for case in load_table()["cases"]:
         figures.cases += 1
         before = len(host.log_lines())
-        outcome = run_case(host, case["change"])
+        outcome = run_case(host, change_of(case))
         if outcome.crashed:
             figures.crashes.append(case["id"])
         elif not outcome.rejected:
@@ -130,6 +140,8 @@ if __name__ == "__main__":
         measuring_host.configure({"hf-endpoints:apiUrl": "http://127.0.0.1:9/v2"})
         result = measure(measuring_host)
     print(f"cases: {result.cases}")
+    for case_id, (_, why) in CORRECTIONS.items():
+        print(f"corrected: {case_id}: {why}")
     for label, ids in (("crashes", result.crashes), ("secret leaks", result.leaks),
                        ("wrong acceptances", result.wrong_acceptances),
                        ("rejected without naming the key", result.key_not_named)):
