@@ -137,7 +137,7 @@ def plan_promotion(
         src = effective_endpoint(src_defaults, src_eps[name])
         tgt = effective_endpoint(tgt_defaults, tgt_eps[name])
         revision = src.get("revision", UNSET)
-        if not allow_unpinned and not (isinstance(revision, str) and PINNED_REVISION_RE.match(revision)):
+        if not allow_unpinned and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
             got = "unset, i.e. the latest commit" if revision is UNSET else json.dumps(to_plain(revision))
             unpinned.append(name)
             errors.append(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.fields import INPUT_KEYS
+from providers.stack_files import PINNED_REVISION_RE
 from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, unknown_key_fix
 from providers.values import show
 
@@ -29,7 +30,6 @@ SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTim
 """Every `hf-endpoints:` setting; anything else under that prefix is a typo."""
 SET_BY_THE_PROGRAM = ("name", "namespace", "stack")
 """Inputs the program sets (the entry's key, hf-endpoints:namespace, this stack), never the YAML."""
-PINNED_REVISION = re.compile(r"[0-9a-f]{40}")
 NAMESPACE_FIX = "set your Hugging Face user or organization: `pulumi config set hf-endpoints:namespace <name>`"
 ENDPOINTS_FIX = "map each endpoint name to its settings under hf-endpoints:endpoints"
 NULL_PROBLEM = "has no value, and Pulumi drops it before check (the endpoint would deploy without it)"
@@ -113,7 +113,7 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
         problems.extend(_mapping_problems(where, mapping))
         inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
         revision = inputs.get("revision")
-        if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION.fullmatch(revision)):
+        if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
             problems.append(
                 f"{PREFIX}{where}.revision: {'missing' if revision is None else show(revision)} is not a pinned "
                 f"commit (40 lowercase hex digits), and this stack sets {PREFIX}requirePinnedRevision; promote a "
