@@ -22,14 +22,14 @@ from huggingface_hub import InferenceEndpointStatus
 
 from providers import failure_logs
 from providers.base import log_line
-from providers.client import EndpointsClient, describe_http_error
+from providers.client import EndpointError, EndpointsClient, describe_error
 from providers.fields import endpoint_id
 
 PROGRESS_EVERY_SECONDS = 30.0
 READY, PROBE, WAIT, FAILED = "ready", "probe", "wait", "failed"
 
 
-class EndpointNotReadyError(Exception):
+class EndpointNotReadyError(EndpointError):
     """An endpoint failed, or did not become ready before the deadline."""
 
 
@@ -158,7 +158,7 @@ def _container_log(client: EndpointsClient, target: Target, secrets: Sequence[st
     try:
         log = client.logs(target.namespace, target.name, tail=failure_logs.LOG_TAIL)
     except Exception as error:  # the failure is reported either way; the log only explains it
-        return failure_logs.unreadable(describe_http_error(error), secrets)
+        return failure_logs.unreadable(describe_error(error), secrets)
     return failure_logs.log_section(log, secrets)
 
 
@@ -194,7 +194,7 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
         text = client.generate(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)),
                                authenticated=authenticated)
     except Exception as error:  # the model may still be warming up: try again next tick
-        return False, f"smoke test call failed ({describe_http_error(error)})"
+        return False, f"smoke test call failed ({describe_error(error)})"
     if not smoke_test_passes(smoke.get("expect", r"\S"), text):
         raise EndpointNotReadyError(
             f"{target.endpoint_id} smoke test failed: the reply {text[:200]!r} does not match "

@@ -20,8 +20,10 @@ from tests import pulumi_cli  # noqa: E402  (it keeps the user's cache settings 
 os.environ["HF_ENDPOINTS_CACHE"] = tempfile.mkdtemp(prefix="hf-endpoints-test-cache-")
 atexit.register(shutil.rmtree, os.environ["HF_ENDPOINTS_CACHE"], True)
 
+# A fixed seed: the fault-injection tests see the same fault sequence on every run (`reset()` re-seeds it).
 EMULATOR_FAST_ARGS = [
     "--startup-seconds", "0.3", "--update-seconds", "0.2", "--delete-seconds", "0.2", "--time-scale", "0.05",
+    "--seed", "20260901",
 ]
 
 

@@ -32,6 +32,7 @@ class EndpointStack:
     def __init__(self, host: ProviderHost, namespace: str = "local", stack: str = "dev"):
         self.host, self.namespace = host, namespace
         self.engine = Engine(host, stack, PROJECT)
+        self.owner = f"{PROJECT}/{stack}"  # what InferenceEndpoint sets as `stack` in the program
         self.state = State()
 
     def up(self, endpoints: Mapping[str, Mapping[str, Any]], *, wait: bool = True,
@@ -39,8 +40,8 @@ class EndpointStack:
         """Register every endpoint (in parallel), then EndpointsReady over their outputs."""
         run = self.engine.begin(self.state, preview=preview)
         registrations = [
-            Registration(ENDPOINT_TYPE, name, {"__provider": ENDPOINT_PROVIDER, **mapping, "name": name,
-                                               "namespace": self.namespace})
+            Registration(ENDPOINT_TYPE, name, {"__provider": ENDPOINT_PROVIDER, "stack": self.owner, **mapping,
+                                               "name": name, "namespace": self.namespace})
             for name, mapping in endpoints.items()
         ]
         try:
@@ -70,10 +71,15 @@ class EndpointStack:
         return steps
 
     def destroy(self) -> list[Step]:
+        """Like `pulumi destroy`: on failure the state keeps what was not deleted (never emptied to hide it)."""
         try:
-            return self.engine.destroy(self.state)
-        finally:
-            self.state = State()
+            steps = self.engine.destroy(self.state)
+        except HarnessError as error:
+            if error.state is not None:
+                self.state = error.state
+            raise
+        self.state = State()
+        return steps
 
     def outputs(self, name: str) -> dict[str, Any]:
         return self.state.by_name(name)["outputs"]

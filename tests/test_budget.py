@@ -8,13 +8,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from providers.stack_config import (
-    check_budget,
-    costs_at_max_replicas,
-    hourly_cost_at_max_replicas,
-    parse_budget,
-    stack_endpoints,
-)
+from providers.budget import check_budget, costs_at_max_replicas, hourly_cost_at_max_replicas, parse_budget
+from providers.stack_config import stack_endpoints
 from providers.stack_files import load_stack, to_plain
 from tests.endpoint_stack import PROJECT
 from tests.harness import program
@@ -101,7 +96,8 @@ def test_the_program_stops_over_budget_before_registering_anything():
         program._execute(REPO / "__main__.py", PROJECT, "local", program.full_config(PROJECT, config), [], True,
                          handler)
     assert str(failure.value) == (
-        f"{KEY}: this stack can cost $2.00/h with every endpoint at max_replica, over its budget of $0.50/h. "
+        f"the stack config has 1 problem(s):\n{KEY}: this stack can cost $2.00/h with every endpoint at "
+        "max_replica, over its budget of $0.50/h. "
         "Costing most: jais-13b-chat $2.00/h (2 x nvidia-a10g/x1 at $1.00). Lower max_replica, choose cheaper "
         f"instances, pause endpoints (paused: true), or raise {KEY}")
     assert registered == []

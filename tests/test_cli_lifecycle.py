@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -230,3 +231,49 @@ def test_destroy_leaves_nothing_and_the_stack_can_be_removed(deployed, emulator)
     listing = deployed.run("stack", "ls", "--json").json()
     assert listing == []
 
+
+
+def test_stack_config_mistakes_stop_the_preview_without_a_traceback(project, emulator):
+    """Through the real engine, the program sees every key of the stack (a mistyped setting too) and stops with
+    one line per problem, no traceback, before anything is registered: zero API calls."""
+    config = project.stack_config()
+    config["hf-endpoints:endpoint"] = {"x": {}}
+    config["hf-endpoints:defaults"] = {**config.get("hf-endpoints:defaults", {}), "min_replicas": 1}
+    config["hf-endpoints:endpoints"][NAME]["secrets"] = {"API_KEY": None}
+    project.write_stack(config)
+    emulator.clear_calls()
+    result = project.preview(check=False)
+    assert result.code != 0
+    for line in (
+        "hf-endpoints:endpoint is not a setting of hf-endpoints; did you mean `hf-endpoints:endpoints`?",
+        "hf-endpoints:defaults.min_replicas: 1 is not an endpoint key; did you mean `min_replica`?",
+        f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY: null has no value, and Pulumi drops it before check",
+    ):
+        assert line in result.output, result.output
+    assert "Traceback" not in result.output
+    assert emulator.calls() == []
+
+
+def test_killed_up_then_up_again_takes_the_endpoint_back(project, emulator):
+    """`pulumi up` killed after its create's POST landed (the answer lost, the follow-up GET slow): the next `up`
+    takes the endpoint back by this stack's tag, instead of failing with 409 and asking for `adopt: true`."""
+    emulator.faults(error_after_rate=1.0, latency_seconds=1.0)
+    running = project.start("up", "--stack", project.stack, "--yes", "--skip-preview")
+    deadline = time.monotonic() + 120
+    while not [c for c in emulator.calls() if c["method"] == "POST" and c["status"] == 502]:
+        assert time.monotonic() < deadline and running.poll() is None, emulator.calls()
+        time.sleep(0.05)
+    project.kill(running)
+    emulator.faults(error_after_rate=0, latency_seconds=0)
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+    assert [e["tags"] for e in emulator.endpoints(NS)] == [["hf-endpoints:hf-endpoints/local"]]
+    result = project.up(check=False)
+    if result.code != 0 and "locked" in result.output:  # the killed run's lock: what the error says to do
+        project.run("cancel", "--stack", project.stack, "--yes")
+        result = project.up(check=False)
+    assert result.code == 0, result.output
+    assert f"InferenceEndpoint::{NAME}, interrupted while creating" in result.output  # Pulumi's own warning
+    assert f"hf-endpoints: local/{NAME}: taking back the endpoint this stack created" in result.output
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+    assert [r["id"] for r in project.resources()] == [f"{NS}/{NAME}"]
+    assert project.outputs()[NAME]["state"] == "running"

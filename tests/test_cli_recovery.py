@@ -12,7 +12,6 @@ pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
 
 
-@pytest.mark.xfail(strict=True, reason="the create does not yet take back its own endpoint on 409 (issue 9, item 10)")
 def test_killed_up_converges_with_the_readme_commands(tmp_path, pulumi_bin, emulator):
     """The create's POST landed, then the CLI was killed: the engine leaves the stack locked and the create
     pending. The README's commands (`pulumi cancel`, then `pulumi up`) converge: one endpoint, the one the

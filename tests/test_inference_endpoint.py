@@ -4,10 +4,13 @@ over gRPC as the engine drives it) against the emulator."""
 from __future__ import annotations
 
 import copy
+import threading
+import time
 
 import pytest
 
 from emulator.process import EmulatorProcess
+from providers import payloads, validation
 from tests.conftest import EMULATOR_FAST_ARGS
 from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, READY_PROVIDER, EndpointStack, ops
 from tests.harness.provider_host import ProviderError, ProviderHost, urn
@@ -268,6 +271,16 @@ def test_destroy_waits_until_the_name_is_gone(stack, emulator):
     assert [c["status"] for c in api_calls(emulator, ("DELETE",))] == [200, 200]
 
 
+def test_destroy_of_an_endpoint_deleted_outside_pulumi_succeeds(stack, emulator):
+    """DELETE answering 404 means it is already gone: destroy succeeds instead of failing forever."""
+    stack.up({"jais": jais()}, wait=False)
+    emulator.remove("local", "jais")
+    emulator.clear_calls()
+    stack.destroy()
+    assert [(c["method"], c["status"]) for c in api_calls(emulator)][:1] == [("DELETE", 404)]
+    assert stack.names() == []
+
+
 def test_no_token_in_pickle_outputs_or_logs():
     """The provider object is pickled into state: it, every output and every log line of the host stay free
     of the token (and of secret values in logs)."""
@@ -320,3 +333,85 @@ def test_converges_under_injected_faults(stack, emulator):
     stack.destroy()
     emulator.faults(error_rate=0, rate_limit_rate=0, error_after_rate=0, drop_rate=0)
     assert emulator.endpoints("local") == []
+
+
+def leftover(emulator, owner="hf-endpoints/dev", **changes):
+    """What a create that landed before a crash leaves: this stack's create body, marker tag included."""
+    inputs = validation.validate({**jais(**changes), "name": "jais", "namespace": "local", "stack": owner}).inputs
+    emulator.request("POST", "/v2/endpoint/local", payloads.create_payload(inputs), token=emulator.token)
+
+
+def test_create_takes_back_this_stacks_endpoint_after_a_crash(stack, emulator):
+    """The POST landed, then the process died (state never heard of it): the next `up` gets 409, sees this stack's
+    marker and takes the endpoint back, no flag and no duplicate, bringing it to the spec."""
+    leftover(emulator, max_replica=3)
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais()})) == {"jais": "create", "endpoints-ready": "create"}
+    assert [(c["method"], c["path"], c["status"]) for c in api_calls(emulator, WRITES)] == [
+        ("POST", "/v2/endpoint/local", 409), ("PUT", "/v2/endpoint/local/jais", 200)]
+    (endpoint,) = emulator.endpoints("local")
+    assert endpoint["compute"]["scaling"]["maxReplica"] == 1
+    assert endpoint["tags"] == ["hf-endpoints:hf-endpoints/dev"]
+    assert stack.names() == ["jais"]
+
+
+def test_a_taken_back_endpoint_whose_placement_changed_is_recreated(stack, emulator):
+    """Crashed while creating in us-east-1, then the YAML moved it to eu-west-1: ours, so delete and create."""
+    leftover(emulator)
+    emulator.clear_calls()
+    stack.up({"jais": jais(region="eu-west-1")})
+    assert [(c["method"], c["status"]) for c in api_calls(emulator, WRITES)] == [
+        ("POST", 409), ("DELETE", 200), ("POST", 202)]
+    (endpoint,) = emulator.endpoints("local")
+    assert endpoint["provider"]["region"] == "eu-west-1"
+
+
+@pytest.mark.parametrize("owner", ["hf-endpoints/prod", "other-project/dev"])
+def test_another_stacks_endpoint_is_still_refused(stack, emulator, owner):
+    leftover(emulator, owner=owner)
+    with pytest.raises(ProviderError) as failure:
+        stack.up({"jais": jais()})
+    assert ("local/jais already exists (An endpoint with the same name already exists) and does not carry this "
+            "stack's tag hf-endpoints:hf-endpoints/dev. hf-endpoints never takes over an endpoint silently: to "
+            "manage it from this stack, set `adopt: true` under endpoints.jais") in failure.value.details
+    assert stack.names() == []
+    stack.up({"jais": jais(adopt=True)})  # adopted: from now on it carries this stack's marker
+    assert live(emulator, "jais")["tags"] == ["hf-endpoints:hf-endpoints/dev"]
+
+
+def test_killed_up_then_up_again_takes_the_endpoint_back(emulator):
+    """A real crash: the POST lands but its answer is lost, and the provider host is killed while it checks with a
+    GET whether the POST landed. The next `up` (a new host, state without the endpoint) finishes the job instead of
+    asking for `adopt: true`."""
+    emulator.faults(error_after_rate=1.0, latency_seconds=1.0)
+    host = start_host(emulator)
+    stack = EndpointStack(host)
+    crashed: list[BaseException] = []
+
+    def up() -> None:
+        try:
+            stack.up({"jais": jais()}, wait=False)
+        except ProviderError as error:  # the host died under its Create call
+            crashed.append(error)
+
+    crashing = threading.Thread(target=up)
+    crashing.start()
+    deadline = time.monotonic() + 20
+    while not [c for c in emulator.calls() if c["method"] == "POST" and c["status"] == 502]:
+        assert time.monotonic() < deadline, emulator.calls()
+        time.sleep(0.05)
+    host._proc.kill()  # SIGKILL during the GET's latency: no cleanup, as when `pulumi up` is killed
+    crashing.join()
+    host.close()
+    emulator.faults(error_after_rate=0, latency_seconds=0)
+    assert crashed, "the host was killed after its create returned"
+    assert [e["name"] for e in emulator.endpoints("local")] == ["jais"]  # the POST landed
+    assert stack.names() == []  # ...but no state knows it
+    host = start_host(emulator)
+    try:
+        again = EndpointStack(host, stack="dev")
+        assert ops(again.up({"jais": jais()}))["jais"] == "create"
+        assert [e["name"] for e in emulator.endpoints("local")] == ["jais"]  # no duplicate
+        again.destroy()
+    finally:
+        host.close()

@@ -141,8 +141,8 @@ TGI_LOG = "\n".join([
      "Last 1 lines of its container log (secrets masked):\n  | only line with ***"),
     ("failed", "", "ns/x failed to deploy: failed message\nIts container log is empty."),
     ("failed", RuntimeError("404: endpoint logs not found for s3cr3t-value"),
-     "ns/x failed to deploy: failed message\n(Its container log could not be read: 404: endpoint logs not found "
-     "for ***; see it in the dashboard.)"),
+     "ns/x failed to deploy: failed message\n(Its container log could not be read: RuntimeError: 404: endpoint "
+     "logs not found for ***; see it in the dashboard.)"),
 ], ids=["failed-start-tail-20-masked", "update-failed", "empty-log", "logs-route-fails"])
 def test_a_failure_carries_the_tail_of_the_container_log_with_secrets_masked(state, log, expected):
     client = ScriptedClient({"ns": [{"x": state}]}, log=log)

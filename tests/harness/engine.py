@@ -24,12 +24,14 @@ Op = Literal["create", "update", "replace", "delete", "same"]
 
 
 class Registration(NamedTuple):
-    """One resource as the program declares it; ``inputs`` include ``__provider`` (plain string)."""
+    """One resource as the program declares it; ``inputs`` include ``__provider`` (plain string). ``secrets`` are
+    the input keys the program marked secret (the engine keeps them encrypted in state)."""
 
     type: str
     name: str
     inputs: dict[str, Any]
     dependencies: list[str] = []
+    secrets: frozenset[str] = frozenset()
 
 
 class Step(NamedTuple):
