@@ -15,15 +15,7 @@ Decisions (where the API contract is silent or says GUESS):
 * Tutorial instance names (`g5.2xlarge`/`medium`, ...) map to the current pair of contract §12 with a warning.
 * `custom_image.url` must be a Docker image reference with a tag or a digest: an untagged image is whatever
   `latest` is when a replica starts, which is not a desired state.
-* TGI's token budget rules are checked for the TGI major version the custom image's tag names. Sources, in
-  huggingface/text-generation-inference: 1.x reads `MAX_INPUT_LENGTH` with defaults 1024 / `MAX_TOTAL_TOKENS` 2048 /
-  `MAX_BATCH_PREFILL_TOKENS` 4096 (docs/source/basic_tutorials/launcher.md of the 1.x docs; router/src/main.rs of
-  1.x validates input < total, prefill >= input, and with `MAX_BATCH_TOTAL_TOKENS` prefill <= it and total <= it).
-  2.0 renamed it `MAX_INPUT_TOKENS` and keeps `MAX_INPUT_LENGTH` as "Legacy version of `Args::max_input_tokens`";
-  the launcher refuses both ("Both `max_input_tokens` ... and `max_input_length` ... are set") and derives the
-  defaults from the model's `max_position_embeddings` (launcher/src/main.rs, commit 009c4e0b; PR #1727 "Improve the
-  defaults for the launcher"), so for 2.x/3.x only values that are set are compared. An image whose version is not
-  known (another engine, a `latest` or `sha-...` tag, the default image) gets the version-independent rules.
+* TGI's token budget rules are checked for the TGI major version the custom image's tag names (`tgi_env`).
 """
 
 from __future__ import annotations
@@ -34,8 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers import catalog
+from providers import catalog, tgi_env
 from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
+from providers.image_reference import parse_image_reference
 from providers.values import is_number, is_unknown, show
 
 ENDPOINT_TYPES = ("public", "authenticated", "private")
@@ -51,16 +44,6 @@ ROUTE_PATH_PATTERN = re.compile(r"/\S*")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STACK_PATTERN = re.compile(r"[^/\s]+/[^/\s]+")
 EXAMPLE_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.1.1"
-# TGI's --quantize values (text-generation-inference 3.x launcher).
-TGI_QUANTIZE = (
-    "awq", "compressed-tensors", "eetq", "exl2", "gptq", "marlin", "bitsandbytes", "bitsandbytes-nf4",
-    "bitsandbytes-fp4", "fp8",
-)
-TGI_TOKEN_LIMITS = ("MAX_INPUT_LENGTH", "MAX_INPUT_TOKENS", "MAX_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS",
-                    "MAX_BATCH_TOTAL_TOKENS")
-# TGI 1.x's defaults when a limit is unset (2.0 and later derive them from the model, see the module docstring).
-TGI_V1_DEFAULTS = {"MAX_INPUT_LENGTH": 1024, "MAX_TOTAL_TOKENS": 2048, "MAX_BATCH_PREFILL_TOKENS": 4096}
-TGI_V1_DEFAULT_NOTE = "TGI 1.x's default when it is unset"
 CUSTOM_IMAGE_KEYS = ("url", "health_route", "port", "credentials")
 SMOKE_TEST_KEYS = ("prompt", "expect", "max_new_tokens")
 # Tutorial-era instance names (contract §12) -> the current (instance_type, instance_size).
@@ -74,53 +57,6 @@ LEGACY_INSTANCES: dict[tuple[str, str], tuple[str, str]] = {
     ("c6i", "medium"): ("intel-spr", "x4"),
 }
 LEGACY_TYPES = frozenset(instance_type for instance_type, _ in LEGACY_INSTANCES)
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    """A parsed Docker image reference: `[registry/]repository[:tag][@digest]`."""
-
-    name: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def tgi_major(self) -> int | None:
-        """The TGI major version its tag names (`1.3.4` -> 1, `2.4.0-rocm` -> 2), or None when it is not a TGI image
-        or the tag names no version (`latest`, `sha-...`)."""
-        if "text-generation-inference" not in self.name.rsplit("/", 1)[-1] or not self.tag:
-            return None
-        match = re.match(r"(\d+)(?:[.-]|$)", self.tag)
-        return int(match.group(1)) if match else None
-
-
-_DOMAIN_COMPONENT = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?")
-_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_TAG = re.compile(r"\w[\w.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
-
-
-def parse_image_reference(text: str) -> ImageReference | None:
-    """Docker's reference grammar (distribution/reference): the first component is a registry when it has a `.` or
-    `:` or is `localhost`; repository components are lowercase. None when `text` is not a reference."""
-    rest, at, digest = text.partition("@")
-    if at and not _DIGEST.fullmatch(digest):
-        return None
-    tag = None
-    if rest.rfind(":") > rest.rfind("/"):
-        rest, _, tag = rest.rpartition(":")
-        if not _TAG.fullmatch(tag):
-            return None
-    parts = rest.split("/")
-    first = parts[0]
-    if len(parts) > 1 and (any(c in first for c in ".:") or first == "localhost" or first != first.lower()):
-        if not _DOMAIN.fullmatch(first):
-            return None
-        parts = parts[1:]
-    if not all(_PATH_COMPONENT.fullmatch(part) for part in parts):
-        return None
-    return ImageReference(rest, tag, digest or None)
 
 
 @dataclass(frozen=True)
@@ -417,81 +353,14 @@ def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
     return dict(sorted(result.items()))
 
 
-def _tgi_version(v: _Validator) -> ImageReference | None:
+def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
+    """TGI's own rules for its env (`tgi_env`), for the TGI version the custom image's tag names."""
     image = v.raw.get("custom_image")
     url = image.get("url") if isinstance(image, Mapping) else None
-    return parse_image_reference(url) if isinstance(url, str) else None
-
-
-def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
-    """TGI launcher and router rules (see the module docstring for the sources), checked here so a bad value fails
-    in preview, not after minutes of startup. At most one failure per variable."""
-    if any(is_unknown(env.get(name)) for name in (*TGI_TOKEN_LIMITS, "QUANTIZE")):
-        return
-    numbers: dict[str, int] = {}
-    for name in TGI_TOKEN_LIMITS:
-        if name in env:
-            if re.fullmatch(r"[0-9]+", env[name]) and int(env[name]) > 0:
-                numbers[name] = int(env[name])
-            else:
-                v.fail(f"env.{name}", env[name], "is not a positive whole number", "e.g. 2048")
-
-    def fail(name: str, problem: str, fix: str) -> None:
-        if not v.failed(f"env.{name}"):
-            v.fail(f"env.{name}", env[name], problem, fix)
-
-    image = _tgi_version(v)
-    major = image.tgi_major if image else None
-    if major == 1:
-        if "MAX_INPUT_TOKENS" in env:
-            fail("MAX_INPUT_TOKENS", f"is not read by TGI 1.x (custom_image tag {image.tag})",  # type: ignore[union-attr]
-                 "use MAX_INPUT_LENGTH (TGI 2.0 renamed it MAX_INPUT_TOKENS)")
-        input_name = "MAX_INPUT_LENGTH"
-    else:
-        if "MAX_INPUT_TOKENS" in env and "MAX_INPUT_LENGTH" in env:
-            fail("MAX_INPUT_LENGTH", "is set together with MAX_INPUT_TOKENS, and TGI 2.0 and later refuse both "
-                 "(MAX_INPUT_LENGTH is the legacy name)", "remove MAX_INPUT_LENGTH" if major else
-                 "remove one (TGI 1.x reads MAX_INPUT_LENGTH, 2.0 and later MAX_INPUT_TOKENS)")
-        input_name = "MAX_INPUT_TOKENS" if "MAX_INPUT_TOKENS" in env else "MAX_INPUT_LENGTH"
-    defaults = TGI_V1_DEFAULTS if major == 1 else {}
-
-    def limit(name: str) -> tuple[int | None, str]:
-        """The value TGI will use, and ", <why>" when it is TGI's default rather than the user's."""
-        if name in env:
-            return numbers.get(name), ""
-        return (defaults[name], f", {TGI_V1_DEFAULT_NOTE}") if name in defaults else (None, "")
-
-    max_input, input_note = limit(input_name)
-    total, total_note = limit("MAX_TOTAL_TOKENS")
-    prefill, prefill_note = limit("MAX_BATCH_PREFILL_TOKENS")
-    batch_total = numbers.get("MAX_BATCH_TOTAL_TOKENS")
-    if max_input is not None and total is not None and max_input >= total:
-        if not input_note:
-            fail(input_name, f"must be less than MAX_TOTAL_TOKENS ({total}{total_note})",
-                 f"lower {input_name} or " + ("set MAX_TOTAL_TOKENS above it" if total_note else
-                                              "raise MAX_TOTAL_TOKENS"))
-        elif not total_note:
-            fail("MAX_TOTAL_TOKENS", f"must be greater than {input_name} ({max_input}{input_note})",
-                 f"raise MAX_TOTAL_TOKENS or set {input_name} below it")
-    if max_input is not None and prefill is not None and prefill < max_input:
-        if not prefill_note:
-            fail("MAX_BATCH_PREFILL_TOKENS", f"must be at least {input_name} ({max_input}{input_note})",
-                 f"raise MAX_BATCH_PREFILL_TOKENS to {max_input} or more")
-        elif not input_note:
-            fail(input_name, f"is above MAX_BATCH_PREFILL_TOKENS ({prefill}{prefill_note})",
-                 f"set MAX_BATCH_PREFILL_TOKENS to {max_input} or more")
-    if batch_total is not None and total is not None and batch_total < total:
-        fail("MAX_BATCH_TOTAL_TOKENS", f"must be at least MAX_TOTAL_TOKENS ({total}{total_note})",
-             "raise MAX_BATCH_TOTAL_TOKENS or lower MAX_TOTAL_TOKENS")
-    if batch_total is not None and prefill is not None and prefill > batch_total:
-        if not prefill_note:
-            fail("MAX_BATCH_PREFILL_TOKENS", f"must be at most MAX_BATCH_TOTAL_TOKENS ({batch_total})",
-                 "lower MAX_BATCH_PREFILL_TOKENS or raise MAX_BATCH_TOTAL_TOKENS")
-        else:
-            fail("MAX_BATCH_TOTAL_TOKENS", f"must be at least MAX_BATCH_PREFILL_TOKENS ({prefill}{prefill_note})",
-                 "raise MAX_BATCH_TOTAL_TOKENS or set MAX_BATCH_PREFILL_TOKENS below it")
-    if "QUANTIZE" in env and env["QUANTIZE"] not in TGI_QUANTIZE:
-        v.fail("env.QUANTIZE", env["QUANTIZE"], "is not a TGI quantization", f"use one of {', '.join(TGI_QUANTIZE)}")
+    reference = parse_image_reference(url) if isinstance(url, str) else None
+    for problem in tgi_env.problems(env, reference):
+        if not v.failed(f"env.{problem.name}"):
+            v.fail(f"env.{problem.name}", env[problem.name], problem.problem, problem.fix)
 
 
 def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:

@@ -166,7 +166,7 @@ def test_preview_unknowns_pass_check_and_diff(host, emulator, unknowns):
     assert failures == []
     olds = {**host.check(resource, {}, {**news, **jais()})[0], "state": "running"}
     assert host.diff("local/jais", resource, olds, inputs).changes == "some"
-    assert emulator.calls() == []
+    assert [c for c in emulator.calls() if c["path"].startswith("/v2/")] == []  # the Hub's facts may be read
 
 
 def test_every_failure_of_one_spec_is_reported_at_once(host, emulator):
