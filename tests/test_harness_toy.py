@@ -16,6 +16,7 @@ from tests.harness import (
     UNKNOWN,
     CheckFailed,
     Engine,
+    HostFactory,
     ProviderError,
     ProviderHost,
     Registration,
@@ -41,10 +42,17 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "toy.json"
 
 
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[HostFactory]:
+    """A fresh host per operation, as the CLI starts one per command (the toy's file comes from config)."""
+    with HostFactory(PROJECT) as factory:
+        yield factory
+
+
 @pytest.fixture
-def host(db: Path) -> Iterator[ProviderHost]:
-    with ProviderHost(PROJECT, env={"TOY_DB": str(db)}) as h:
-        yield h
+def host(hosts: HostFactory) -> ProviderHost:
+    """One host, for tests that drive the engine model directly."""
+    return hosts()
 
 
 def config(db: Path, records: dict[str, Any]) -> dict[str, object]:
@@ -99,16 +107,16 @@ def assert_state_matches_store(state: State, db: Path) -> None:
     ],
 )
 def test_deploy_scenarios(
-    host: ProviderHost,
+    hosts: HostFactory,
     db: Path,
     before: dict[str, Any] | None,
     after: dict[str, Any],
     expected_ops: dict[str, str],
     expected_writes: list[str],
 ) -> None:
-    state = State() if before is None else deploy(PROGRAM, host, State(), config(db, before)).state
+    state = State() if before is None else deploy(PROGRAM, hosts, State(), config(db, before)).state
     log_before = load(db)["log"]
-    result = deploy(PROGRAM, host, state, config(db, after))
+    result = deploy(PROGRAM, hosts, state, config(db, after))
 
     writes = load(db)["log"][len(log_before) :]
     assert ops_by_name(result.steps) == expected_ops
@@ -124,18 +132,18 @@ def test_deploy_scenarios(
         assert [op for op, _ in writes][:2] == ["delete", "create"]
 
 
-def test_numbers_come_back_as_floats_and_secrets_are_flagged(host: ProviderHost, db: Path) -> None:
-    result = deploy(PROGRAM, host, State(), {**config(db, BASE), "token": "s3cret"}, secret_keys=["token"])
+def test_numbers_come_back_as_floats_and_secrets_are_flagged(hosts: HostFactory, db: Path) -> None:
+    result = deploy(PROGRAM, hosts, State(), {**config(db, BASE), "token": "s3cret"}, secret_keys=["token"])
     assert result.state.by_name("a")["outputs"]["value"] == 1.0
     assert isinstance(result.state.by_name("a")["outputs"]["revision"], float)
     assert result.exports["token"] == "s3cret"
     assert result.exports_secret == {"token"}
-    assert f"toy: created A as {result.exports['ids']['a']}" in host.log_lines()  # stdout = diagnostics
+    assert f"toy: created A as {result.exports['ids']['a']}" in result.host.log_lines()  # stdout = diagnostics
 
 
-def test_destroy_empties(host: ProviderHost, db: Path) -> None:
-    state = deploy(PROGRAM, host, State(), config(db, BASE)).state
-    steps = destroy(host, state)
+def test_destroy_empties(hosts: HostFactory, db: Path) -> None:
+    state = deploy(PROGRAM, hosts, State(), config(db, BASE)).state
+    steps = destroy(hosts, state)
     assert [s.op for s in steps] == ["delete"] * 3
     assert steps[0].urn.endswith("::summary")  # dependents first
     assert load(db)["records"] == {}
@@ -154,16 +162,16 @@ def test_destroy_empties(host: ProviderHost, db: Path) -> None:
     ],
 )
 def test_preview_makes_no_writes(
-    host: ProviderHost,
+    hosts: HostFactory,
     db: Path,
     before: dict[str, Any] | None,
     after: dict[str, Any],
     expected_ops: dict[str, str],
 ) -> None:
-    state = State() if before is None else deploy(PROGRAM, host, State(), config(db, before)).state
+    state = State() if before is None else deploy(PROGRAM, hosts, State(), config(db, before)).state
     snapshot = db.read_bytes() if db.exists() else None
 
-    result = preview(PROGRAM, host, state, config(db, after))
+    result = preview(PROGRAM, hosts, state, config(db, after))
 
     assert ops_by_name(result.steps) == expected_ops
     assert (db.read_bytes() if db.exists() else None) == snapshot
@@ -179,37 +187,58 @@ def test_preview_makes_no_writes(
     ],
 )
 def test_check_failure_surfaces_property_and_reason(
-    host: ProviderHost, db: Path, records: dict[str, Any], expected: tuple[str, str]
+    hosts: HostFactory, db: Path, records: dict[str, Any], expected: tuple[str, str]
 ) -> None:
     with pytest.raises(CheckFailed) as err:
-        deploy(PROGRAM, host, State(), config(db, records))
+        deploy(PROGRAM, hosts, State(), config(db, records))
     assert err.value.failures == [expected]
     assert err.value.urn.endswith("::a")
     assert expected[0] in str(err.value)
     assert not db.exists()
 
 
-def test_refresh_after_out_of_band_delete_drops_it(host: ProviderHost, db: Path) -> None:
-    state = deploy(PROGRAM, host, State(), config(db, BASE)).state
+def test_refresh_after_out_of_band_delete_drops_it(hosts: HostFactory, db: Path) -> None:
+    state = deploy(PROGRAM, hosts, State(), config(db, BASE)).state
     store = load(db)
     del store["records"][state.by_name("b")["id"]]
     db.write_text(json.dumps(store))
 
-    new_state, steps = refresh(host, state)
+    new_state, steps = refresh(hosts, state)
 
     assert ops_by_name(steps) == {"a": "same", "b": "delete", "summary": "same"}
     assert [u.rsplit("::", 1)[1] for u in new_state.resources] == ["a", "summary"]
     assert_state_matches_store(new_state, db)
 
 
-def test_provider_error_surfaces_message_and_partial_state(host: ProviderHost, db: Path) -> None:
-    records = {"a": {"name": "A", "fail": "boom: quota exceeded"}, "b": {"name": "B"}}
+def test_provider_error_surfaces_message_and_partial_state(hosts: HostFactory, db: Path) -> None:
+    """The first failure cancels the deployment: a create in flight finishes and is saved, the dependent
+    `summary` never starts. B's create is running when A fails (they hand over through the toy's log)."""
+    records = {"a": {"name": "A", "after": "started B", "fail": "boom: quota exceeded"},
+               "b": {"name": "B", "announce": True, "after": "failed A"}}
     with pytest.raises(ProviderError) as err:
-        deploy(PROGRAM, host, State(), config(db, records))
+        deploy(PROGRAM, hosts, State(), config(db, records))
     assert err.value.method == "Create"
     assert "RuntimeError: boom: quota exceeded" in err.value.details  # the host sends the traceback
     assert [u.rsplit("::", 1)[1] for u in err.value.state.resources] == ["b"]  # what a real engine would save
     assert_state_matches_store(err.value.state, db)
+    assert [op for op, _ in load(db)["log"]] == ["started", "failed", "create"]
+
+
+def test_no_step_starts_after_the_first_failure(host: ProviderHost, db: Path) -> None:
+    """step_executor.go cancelDueToError: after A fails, B (in flight) finishes, but C, which waited for B,
+    never starts, and nothing is deleted."""
+    host.configure({f"{PROJECT}:dbPath": str(db)})
+    provider = serialize_provider(ToyProvider())
+    engine = Engine(host, "dev", PROJECT)
+    old = Registration(TYPE, "old", {"__provider": provider, "name": "OLD"})
+    state, _ = engine.apply([old], State())
+    a = Registration(TYPE, "a", {"__provider": provider, "name": "A", "after": "started B", "fail": "boom"})
+    b = Registration(TYPE, "b", {"__provider": provider, "name": "B", "announce": True, "after": "failed A"})
+    c = Registration(TYPE, "c", {"__provider": provider, "name": "C"}, [engine.urn(b)])
+    with pytest.raises(ProviderError) as err:
+        engine.apply([a, b, c], state)
+    assert sorted(u.rsplit("::", 1)[1] for u in err.value.state.resources) == ["b", "old"]
+    assert [op for op, _ in load(db)["log"]] == ["create", "started", "failed", "create"]
 
 
 def test_independent_creates_run_in_parallel_batches_of_four(host: ProviderHost, db: Path) -> None:

@@ -1,5 +1,6 @@
 """InferenceEndpoint and EndpointsReady through the real provider host (`python -m pulumi.dynamic`, driven
-over gRPC as the engine drives it) against the emulator."""
+over gRPC as the engine drives it) against the emulator. The stack registers the program's own resource
+classes (`tests.endpoint_stack`), so their options and secrets reach the engine model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 
 from emulator.process import EmulatorProcess
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, READY_PROVIDER, EndpointStack, ops
+from tests.endpoint_stack import (
+    ENDPOINT_PROVIDER,
+    ENDPOINT_TYPE,
+    PROJECT,
+    READY_PROVIDER,
+    EndpointStack,
+    emulator_config,
+    endpoint_hosts,
+    ops,
+)
+from tests.harness.engine import SECRET_MARK
 from tests.harness.provider_host import ProviderError, ProviderHost, urn
 
 pytestmark = pytest.mark.slow
@@ -53,9 +64,16 @@ def host(emulator):
     host.close()
 
 
+@pytest.fixture(scope="module")
+def hosts():
+    """A fresh provider host per operation; the factory (and its hosts starting ahead) serves the module."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        yield hosts
+
+
 @pytest.fixture
-def stack(host, emulator):
-    stack = EndpointStack(host)
+def stack(hosts, emulator):
+    stack = EndpointStack(hosts, emulator_config(emulator))
     yield stack
     if stack.state.resources:
         stack.destroy()
@@ -261,29 +279,27 @@ def test_destroy_waits_until_the_name_is_gone(stack, emulator):
     assert [c["status"] for c in api_calls(emulator, ("DELETE",))] == [200, 200]
 
 
-def test_no_token_in_pickle_outputs_or_logs():
+def test_no_token_in_pickle_outputs_or_logs(hosts):
     """The provider object is pickled into state: it, every output and every log line of the host stay free
-    of the token (and of secret values in logs)."""
+    of the token (and of secret values in logs); the state stores the endpoint's secrets encrypted."""
     canary = "hf_canary_token_for_the_leak_test"
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{canary}=local"]) as emulator:
-        host = start_host(emulator, token=canary)
-        try:
-            stack = EndpointStack(host)
-            seen = []
-            for spec in (jais(secrets={"API_KEY": "s3cret-value"}),
-                         jais(max_replica=2, secrets={"API_KEY": "s3cret-value"})):
-                stack.up({"jais": spec})
-                seen.append(stack.state.to_json())
-            stack.refresh()
+        stack = EndpointStack(hosts, emulator_config(emulator, canary))
+        seen = []
+        for spec in (jais(secrets={"API_KEY": "s3cret-value"}),
+                     jais(max_replica=2, secrets={"API_KEY": "s3cret-value"})):
+            stack.up({"jais": spec})
             seen.append(stack.state.to_json())
-            stack.destroy()
-            logs = "\n".join(host.log_lines())
-        finally:
-            host.close()
-    assert "s3cret-value" in seen[0]  # the secret is echoed (the engine marks it secret by key)...
+        shown = stack.state.to_json(show_secrets=True)
+        stack.refresh()
+        seen.append(stack.state.to_json())
+        stack.destroy()
+        logs = "\n".join(stack.log_lines())
+    assert "s3cret-value" in shown  # the secret is echoed in state, marked secret (so stored encrypted)...
     for blob in (ENDPOINT_PROVIDER, READY_PROVIDER, logs, *seen):
         assert canary not in blob
-    assert "s3cret-value" not in logs  # ...but never logged
+        assert "s3cret-value" not in blob  # ...and never logged
+    assert SECRET_MARK in seen[-1]
     assert "hf-endpoints: local/jais: created (pending)" in logs
     assert "hf-endpoints: local/jais: ready (health 200 and smoke test matched)" in logs
 

@@ -14,10 +14,10 @@ from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import PROJECT
+from tests.endpoint_stack import endpoint_hosts
 from tests.harness import program
 from tests.harness.engine import State
-from tests.harness.provider_host import ProviderHost
+from tests.harness.provider_host import HostFactory
 
 pytestmark = pytest.mark.slow
 
@@ -51,25 +51,27 @@ def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO) 
 
 
 class Project:
-    """`pulumi up` / `pulumi destroy` on one stack, with a state file kept in memory."""
+    """`pulumi up` / `pulumi destroy` on one stack, with a state file kept in memory; each operation gets a
+    fresh provider host, as each CLI command does."""
 
-    def __init__(self, stack: str, host: ProviderHost):
-        self.stack, self.host, self.state = stack, host, State()
+    def __init__(self, stack: str, hosts: HostFactory):
+        self.stack, self.hosts, self.state = stack, hosts, State()
 
     def up(self, config: dict[str, object]) -> program.DeployResult:
-        result = program.deploy(MAIN, self.host, self.state, config, ["hf-endpoints:hfToken"], stack=self.stack)
+        result = program.deploy(MAIN, self.hosts, self.state, config, ["hf-endpoints:hfToken"], stack=self.stack)
         self.state = result.state
         return result
 
     def destroy(self) -> None:
-        program.destroy(self.host, self.state)
+        program.destroy(self.hosts, self.state)
         self.state = State()
 
 
-@pytest.fixture
-def host():
-    with ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": "0.05"}) as host:
-        yield host
+@pytest.fixture(scope="module")
+def hosts():
+    """The module's provider hosts: one fresh host per operation."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        yield hosts
 
 
 def ops(result: program.DeployResult) -> dict[str, str]:
@@ -86,10 +88,10 @@ def endpoints_section(config: dict[str, object]) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
-def test_stack_lifecycle(stack, emulator, host):
+def test_stack_lifecycle(stack, emulator, hosts):
     """Up from nothing, up again (no writes), a config change (update in place), a region change (replace),
     an endpoint removed from the YAML (deleted), destroy (nothing left)."""
-    project = Project(stack, host)
+    project = Project(stack, hosts)
     config = stack_config(stack, emulator)
     namespace = config["hf-endpoints:namespace"]
     (name,) = endpoints_section(config)
@@ -135,11 +137,11 @@ def test_stack_lifecycle(stack, emulator, host):
     assert emulator.endpoints(namespace) == []
 
 
-def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
+def test_promotion_dev_to_prod_then_prod_up(emulator, hosts, tmp_path):
     """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place."""
     for stack in ("dev", "prod"):
         shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path)
-    prod = Project("prod", host)
+    prod = Project("prod", hosts)
     prod.up(stack_config("prod", emulator, tmp_path))
 
     dev_file = tmp_path / "Pulumi.dev.yaml"
@@ -163,12 +165,12 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
     prod.destroy()
 
 
-def test_preview_makes_no_api_call_and_changes_nothing(emulator, host):
+def test_preview_makes_no_api_call_and_changes_nothing(emulator, hosts):
     """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no HTTP."""
-    project = Project("local", host)
+    project = Project("local", hosts)
     config = stack_config("local", emulator)
     emulator.clear_calls()
-    first = program.preview(MAIN, host, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    first = program.preview(MAIN, hosts, project.state, config, ["hf-endpoints:hfToken"], stack="local")
     assert ops(first) == {"jais-13b-chat": "create", "endpoints-ready": "create"}
     assert emulator.calls() == []
     project.up(config)
@@ -176,20 +178,20 @@ def test_preview_makes_no_api_call_and_changes_nothing(emulator, host):
     changed = copy.deepcopy(config)
     endpoints_section(changed)["jais-13b-chat"]["max_replica"] = 2
     emulator.clear_calls()
-    second = program.preview(MAIN, host, project.state, changed, ["hf-endpoints:hfToken"], stack="local")
+    second = program.preview(MAIN, hosts, project.state, changed, ["hf-endpoints:hfToken"], stack="local")
     assert ops(second) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
     moved = copy.deepcopy(config)
     endpoints_section(moved)["jais-13b-chat"]["region"] = "eu-west-1"
-    third = program.preview(MAIN, host, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
+    third = program.preview(MAIN, hosts, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
     assert ops(third) == {"jais-13b-chat": "replace", "endpoints-ready": "update"}
     assert emulator.calls() == []
     assert [e["compute"]["scaling"]["maxReplica"] for e in emulator.endpoints("local")] == [1]
     project.destroy()
 
 
-def test_invalid_stack_file_fails_before_anything_is_created(emulator, host):
+def test_invalid_stack_file_fails_before_anything_is_created(emulator, hosts):
     config = stack_config("local", emulator)
     endpoints_section(config)["jais-13b-chat"]["min_replica"] = 3
     with pytest.raises(Exception, match=r"endpoints\.jais-13b-chat\.min_replica: 3 is greater than max_replica"):
-        Project("local", host).up(config)
+        Project("local", hosts).up(config)
     assert emulator.endpoints("local") == []
