@@ -17,6 +17,7 @@ from tests.harness import (
     CheckFailed,
     Engine,
     HostFactory,
+    ProtectedError,
     ProviderError,
     ProviderHost,
     Registration,
@@ -27,6 +28,7 @@ from tests.harness import (
     refresh,
     run_program,
 )
+from tests.harness.engine import SECRET_MARK
 from tests.harness.toy import ToyProvider, load
 
 PROJECT = "toyproj"
@@ -283,3 +285,100 @@ def test_run_program_captures_registrations_without_a_host(db: Path) -> None:
     assert run.exports["token"] == "t"
     assert run.exports_secret == {"token"}
     assert not db.exists()
+
+
+PROTECTED = {"name": "A", "value": 1, "opts": {"protect": True}}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected_ops", "expected_writes", "error"),
+    [
+        pytest.param({"name": "A"}, {"name": "A2"}, {"a": "replace", "summary": "update"},
+                     ["delete", "create", "update"], None, id="provider-says-delete-first"),
+        pytest.param({"name": "A"}, {"name": "A2", "opts": {"delete_before_replace": False}},
+                     {"a": "replace", "summary": "update"}, ["create", "update", "delete"], None,
+                     id="delete_before_replace=False-overrides-the-provider"),
+        pytest.param({"name": "A", "dbr": False},
+                     {"name": "A2", "dbr": False, "opts": {"delete_before_replace": True}},
+                     {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
+                     id="delete_before_replace=True-overrides-the-provider"),
+        pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"ignore_changes": ["value"]}},
+                     {"a": "same", "summary": "same"}, [], None, id="ignore_changes-keeps-the-old-value"),
+        pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"replace_on_changes": ["value"]}},
+                     {"a": "update", "summary": "update"}, ["update", "update"], None,
+                     id="replace_on_changes-needs-the-engine-to-know-what-changed"),
+        pytest.param({"name": "A", "value": 1, "engine_diff": True},
+                     {"name": "A", "value": 2, "engine_diff": True, "opts": {"replace_on_changes": ["value"]}},
+                     {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
+                     id="replace_on_changes-with-an-engine-diff"),
+        pytest.param(PROTECTED, {**PROTECTED, "name": "A2"}, {}, [], "unable to replace resource",
+                     id="protect-refuses-a-replacement"),
+        pytest.param(PROTECTED, None, {"summary": "update", "a": "delete"}, ["update"], "cannot be deleted",
+                     id="protect-refuses-a-delete"),
+        pytest.param({"name": "A", "opts": {"retain_on_delete": True}}, None, {"summary": "update", "a": "delete"},
+                     ["update"], None, id="retain_on_delete-never-calls-delete"),
+    ],
+)
+def test_resource_options_decide_as_the_engine_does(
+    hosts: HostFactory, db: Path, before: dict[str, Any], after: dict[str, Any] | None,
+    expected_ops: dict[str, str], expected_writes: list[str], error: str | None,
+) -> None:
+    """step_generator.go: the program's options over the provider's answers (see tests/harness/engine.py)."""
+    state = deploy(PROGRAM, hosts, State(), config(db, {"a": before})).state
+    log_before = load(db)["log"]
+    records = {} if after is None else {"a": after}
+    if error is None:
+        result = deploy(PROGRAM, hosts, state, config(db, records))
+        steps, new_state = result.steps, result.state
+    else:
+        with pytest.raises(ProtectedError, match=error) as failure:
+            deploy(PROGRAM, hosts, state, config(db, records))
+        steps, new_state = failure.value.steps, failure.value.state
+        assert "a" in {u.rsplit("::", 1)[1] for u in new_state.resources}  # still in state
+    writes = [op for op, _ in load(db)["log"][len(log_before):]]
+    assert (ops_by_name(steps), writes) == (expected_ops, expected_writes)
+    if after is None and error is None:
+        assert len(load(db)["records"]) == 2  # retained: A is still there, and the summary
+
+
+def test_secret_inputs_and_additional_secret_outputs_are_secret_in_state(hosts: HostFactory, db: Path) -> None:
+    """provider_plugin.go annotateSecrets and step_executor.go: a secret input is secret in the checked inputs
+    and in the outputs of the same key; additionalSecretOutputs marks more outputs; the stored state holds
+    neither value in clear."""
+    records = {"a": {"name": "A", "value": "s3cret-value", "secret": ["value"],
+                     "opts": {"additional_secret_outputs": ["record_id"]}}}
+    result = deploy(PROGRAM, hosts, State(), config(db, records))
+    # The toy keeps the SDK's default serialize_as_secret_always: its pickled provider is a secret too.
+    assert result.state.secrets("a") == {"inputs": {"__provider", "value"},
+                                         "outputs": {"__provider", "value", "record_id"}}
+    # Secrets flow through the program: the summary's members are A's (secret) record_id.
+    assert result.state.secrets("summary") == {"inputs": {"__provider", "members", "value"},
+                                               "outputs": {"__provider", "members", "value"}}
+    stored = json.loads(result.state.to_json())["resources"]  # (the toy's config itself is not secret)
+    a = stored[next(u for u in stored if u.endswith("::a"))]
+    assert (a["inputs"]["value"], a["outputs"]["record_id"]) == (SECRET_MARK, SECRET_MARK)
+    assert "s3cret-value" not in json.dumps(stored)
+    again = deploy(PROGRAM, hosts, result.state, config(db, records))
+    assert ops_by_name(again.steps) == {"a": "same", "summary": "same"}
+    assert again.state.secrets("a") == result.state.secrets("a")
+
+
+def test_a_failed_create_after_the_delete_leaves_a_pending_replacement(hosts: HostFactory, db: Path) -> None:
+    """step.go DeleteStep.Apply: the delete of a delete-before-replace done, the create failed: the old
+    resource stays in state as pending replacement. The next up replaces it without deleting it again;
+    a removal drops it without calling the provider."""
+    state = deploy(PROGRAM, hosts, State(), config(db, {"a": {"name": "A"}})).state
+    with pytest.raises(ProviderError) as failure:
+        deploy(PROGRAM, hosts, state, config(db, {"a": {"name": "A2", "fail": "quota"}}))
+    pending = failure.value.state
+    assert pending.by_name("a")["pending_replacement"] is True
+    log = [op for op, _ in load(db)["log"]]
+    again = deploy(PROGRAM, hosts, pending, config(db, {"a": {"name": "A2"}}))
+    assert ops_by_name(again.steps) == {"a": "replace", "summary": "update"}
+    assert [op for op, _ in load(db)["log"]][len(log):] == ["create", "update"]  # no second delete
+    assert not again.state.by_name("a")["pending_replacement"]
+
+    removed = deploy(PROGRAM, hosts, pending, config(db, {}))
+    assert "a" not in ops_by_name(removed.steps)  # an internal step: not shown
+    assert [u.rsplit("::", 1)[1] for u in removed.state.resources] == ["summary"]
+    assert destroy(hosts, pending) and load(db)["log"][-1][0] == "delete"  # only the summary's delete

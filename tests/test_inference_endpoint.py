@@ -21,7 +21,7 @@ from tests.endpoint_stack import (
     ops,
 )
 from tests.harness.engine import SECRET_MARK
-from tests.harness.provider_host import ProviderError, ProviderHost, urn
+from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, urn
 
 pytestmark = pytest.mark.slow
 
@@ -137,6 +137,130 @@ def test_replace_deletes_before_creating_the_same_name(stack, emulator, change):
     assert {key: endpoint["provider"][key] for key in ("vendor", "region")} == {
         "vendor": change.get("vendor", "aws"), "region": change.get("region", "us-east-1")}
     assert endpoint["status"]["state"] == "running"
+
+
+def calls(host: ProviderHost) -> list[tuple[str, str, str]]:
+    """What a host was asked, as (method, resource name, what the engine sent that matters here)."""
+    def detail(call) -> str:
+        if call.method == "Check":
+            return "olds" if call.args["olds"] else "no olds"
+        if call.method == "Diff" and call.args["news"].get("endpoints") == UNKNOWN:
+            return "endpoints unknown"
+        return ""
+    return [(c.method, c.urn.rsplit("::", 1)[1], detail(c)) for c in host.calls()]
+
+
+def test_replace_asks_the_engine_questions_in_the_engines_order(stack, emulator):
+    """step_generator.go, as the CLI's own log (-v=7) shows it at 3.274: Check with the old inputs, Diff,
+    Check again with NO olds (a replacement recomputes its inputs), then, before the delete, Diff of the
+    dependent EndpointsReady with its `endpoints` unknown (would it have to be replaced too? no)."""
+    stack.up({"jais": jais()})
+    stack.up({"jais": jais(region="eu-west-1")})
+    assert calls(stack.used[-1]) == [
+        ("Check", "jais", "olds"), ("Diff", "jais", ""), ("Check", "jais", "no olds"),
+        ("Diff", "endpoints-ready", "endpoints unknown"),
+        ("Delete", "jais", ""), ("Create", "jais", ""),
+        ("Check", "endpoints-ready", "olds"), ("Diff", "endpoints-ready", ""), ("Update", "endpoints-ready", ""),
+    ]
+
+
+CREDENTIALS = {"username": "deploy-bot", "password": "registry-pass-1"}
+
+
+@pytest.mark.parametrize(("spec", "secret_keys", "hidden"), [
+    (jais(secrets={"API_KEY": "s3cret-value"}), {"secrets"}, "s3cret-value"),
+    (jais(custom_image={**JAIS["custom_image"], "credentials": CREDENTIALS}), {"custom_image"}, "registry-pass-1"),
+    (jais(), set(), None),
+], ids=["secrets", "registry-credentials", "none"])
+def test_secret_inputs_are_secret_in_state(stack, spec, secret_keys, hidden):
+    """InferenceEndpoint passes `secrets`, and `custom_image` when it carries registry credentials, as Pulumi
+    secrets: the engine keeps them secret in the inputs and the outputs of state, which stores them
+    encrypted; the `secrets` output is always secret (additional_secret_outputs). An update keeps it so."""
+    for change in ({}, {"max_replica": 2}):
+        stack.up({"jais": {**spec, **change}})
+        assert stack.secrets("jais") == {"inputs": secret_keys, "outputs": secret_keys | {"secrets"}}
+        if hidden:
+            assert hidden in stack.state.to_json(show_secrets=True)
+            assert hidden not in stack.state.to_json()
+
+
+def test_a_config_change_alone_shows_no_change(stack, emulator):
+    """The default provider's inputs are the whole stack config; the engine updates it on a config change, but
+    the CLI hides default-provider steps (engine/update.go isInternalStep): nothing to show, no API call, and
+    the state records the new config (what destroy will use)."""
+    stack.up({"jais": jais()}, timeout_seconds=120)
+    emulator.clear_calls()
+    stack.config["hf-endpoints:readyTimeoutSeconds"] = "300"
+    assert ops(stack.up({"jais": jais()}, timeout_seconds=300)) == {"jais": "same", "endpoints-ready": "same"}
+    assert emulator.calls() == []
+    assert stack.state.config["hf-endpoints:readyTimeoutSeconds"] == "300"
+    assert stack.state.by_name("endpoints-ready")["inputs"]["timeout_seconds"] == 300
+
+
+def test_each_operation_configures_a_fresh_host(stack, emulator):
+    """The CLI starts the provider per command: `up` runs with the stack config as it is now; `destroy` (which
+    does not run the program) with the config the last `up` recorded, even if the stack file changed since."""
+    stack.up({"jais": jais()})
+    good_url = stack.config["hf-endpoints:apiUrl"]
+    stack.config["hf-endpoints:apiUrl"] = "http://127.0.0.1:9/v2"  # nothing listens there
+    with pytest.raises(ProviderError, match="Connection refused"):
+        stack.up({"jais": jais(max_replica=2)})
+    assert live(emulator, "jais")["compute"]["scaling"]["maxReplica"] == 1
+    assert stack.state.config["hf-endpoints:apiUrl"] == "http://127.0.0.1:9/v2"  # recorded by that up
+    stack.config["hf-endpoints:apiUrl"] = good_url
+    stack.up({"jais": jais()})
+    stack.config["hf-endpoints:apiUrl"] = "http://127.0.0.1:9/v2"  # changed again, never used by an up
+    stack.destroy()
+    assert emulator.endpoints("local") == []
+    assert len({id(host) for host in stack.used}) == len(stack.used) == 4
+
+
+def test_a_failed_create_after_the_delete_leaves_the_endpoint_pending_replacement(stack, emulator):
+    """step.go DeleteStep.Apply: a region change deleted the endpoint, then the create was refused (quota):
+    the endpoint stays in state as pending replacement (`pulumi stack export` shows pendingReplacement), the
+    next preview shows a replace, and the next up creates it without deleting again."""
+    stack.up({"jais": jais()})
+    emulator.configure(quota=0)
+    with pytest.raises(ProviderError, match="Accelerator quota exceeded"):
+        stack.up({"jais": jais(region="eu-west-1")})
+    assert stack.names() == ["jais"]
+    assert stack.state.by_name("jais")["pending_replacement"] is True
+    assert emulator.endpoints("local") == []
+    assert ops(stack.preview({"jais": jais(region="eu-west-1")})) == {"jais": "replace", "endpoints-ready": "update"}
+    emulator.configure(quota=16)
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais(region="eu-west-1")}))["jais"] == "replace"
+    assert [(c["method"], c["path"]) for c in api_calls(emulator, WRITES)] == [("POST", "/v2/endpoint/local")]
+    assert stack.state.by_name("jais")["pending_replacement"] is False
+    assert live(emulator, "jais")["provider"]["region"] == "eu-west-1"
+
+
+def test_a_pending_replacement_is_dropped_without_a_delete(stack, emulator):
+    """GenerateDeletes: an endpoint pending replacement that leaves the YAML is removed from state without
+    calling the provider (it is already deleted); RemovePendingReplace is an internal step, not shown."""
+    stack.up({"jais": jais(), "other": jais(instance_type="nvidia-l4")})
+    emulator.configure(quota=0)
+    with pytest.raises(ProviderError):
+        stack.up({"jais": jais(region="eu-west-1"), "other": jais(instance_type="nvidia-l4")})
+    emulator.configure(quota=16)
+    emulator.clear_calls()
+    assert ops(stack.up({"other": jais(instance_type="nvidia-l4")})) == {"other": "same", "endpoints-ready": "update"}
+    assert api_calls(emulator, WRITES) == []
+    assert stack.names() == ["other"]
+
+
+def test_a_failed_create_stops_the_up_before_any_delete(stack, emulator):
+    """deployment_executor.go: deletes of what left the program run only after every registration succeeded,
+    so a refused create leaves the removed endpoint running and in state, and EndpointsReady untouched."""
+    stack.up({"jais": jais()})
+    ready_inputs = stack.state.by_name("endpoints-ready")["inputs"]
+    emulator.configure(quota=1)
+    emulator.clear_calls()
+    with pytest.raises(ProviderError, match="local/big: the API refused to create it"):
+        stack.up({"big": jais()})  # one more A10G than the quota allows
+    assert [c["method"] for c in api_calls(emulator, WRITES)] == ["POST"]
+    assert stack.names() == ["jais"]
+    assert stack.state.by_name("endpoints-ready")["inputs"] == ready_inputs
 
 
 def test_rename_creates_the_new_name_and_deletes_the_old(stack, emulator):

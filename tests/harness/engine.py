@@ -622,8 +622,9 @@ class Deployment:
             jobs.update({f"old:{u}": ("delete-replaced", u, {**olds[u], "urn": u}) for u in self._condemned})
             self._pending_deletes, self._condemned = [], []
         batches = delete_antichains({job: (u, e.get("dependencies", [])) for job, (_, u, e) in jobs.items()})
-        with self._lock:
-            self.steps.extend(Step(jobs[job][0], jobs[job][1]) for batch in batches for job in batch)
+        with self._lock:  # the old half of this run's replacements is part of its "replace" step
+            self.steps.extend(Step(jobs[job][0], jobs[job][1]) for batch in batches for job in batch
+                              if not job.startswith("old:"))
         if self.preview:
             protected = [job for job in jobs if jobs[job][2]["options"].get("protect")]
             if protected:
