@@ -290,35 +290,35 @@ def test_run_program_captures_registrations_without_a_host(db: Path) -> None:
 PROTECTED = {"name": "A", "value": 1, "opts": {"protect": True}}
 
 
-@pytest.mark.parametrize(
-    ("before", "after", "expected_ops", "expected_writes", "error"),
-    [
-        pytest.param({"name": "A"}, {"name": "A2"}, {"a": "replace", "summary": "update"},
-                     ["delete", "create", "update"], None, id="provider-says-delete-first"),
-        pytest.param({"name": "A"}, {"name": "A2", "opts": {"delete_before_replace": False}},
-                     {"a": "replace", "summary": "update"}, ["create", "update", "delete"], None,
-                     id="delete_before_replace=False-overrides-the-provider"),
-        pytest.param({"name": "A", "dbr": False},
-                     {"name": "A2", "dbr": False, "opts": {"delete_before_replace": True}},
-                     {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
-                     id="delete_before_replace=True-overrides-the-provider"),
-        pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"ignore_changes": ["value"]}},
-                     {"a": "same", "summary": "same"}, [], None, id="ignore_changes-keeps-the-old-value"),
-        pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"replace_on_changes": ["value"]}},
-                     {"a": "update", "summary": "update"}, ["update", "update"], None,
-                     id="replace_on_changes-needs-the-engine-to-know-what-changed"),
-        pytest.param({"name": "A", "value": 1, "engine_diff": True},
-                     {"name": "A", "value": 2, "engine_diff": True, "opts": {"replace_on_changes": ["value"]}},
-                     {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
-                     id="replace_on_changes-with-an-engine-diff"),
-        pytest.param(PROTECTED, {**PROTECTED, "name": "A2"}, {}, [], "unable to replace resource",
-                     id="protect-refuses-a-replacement"),
-        pytest.param(PROTECTED, None, {"summary": "update", "a": "delete"}, ["update"], "cannot be deleted",
-                     id="protect-refuses-a-delete"),
-        pytest.param({"name": "A", "opts": {"retain_on_delete": True}}, None, {"summary": "update", "a": "delete"},
-                     ["update"], None, id="retain_on_delete-never-calls-delete"),
-    ],
-)
+OPTION_CASES = [  # (before, after (None: removed), ops, toy writes, error); tests/test_cli_engine.py runs them too
+    pytest.param({"name": "A"}, {"name": "A2"}, {"a": "replace", "summary": "update"},
+                 ["delete", "create", "update"], None, id="provider-says-delete-first"),
+    pytest.param({"name": "A"}, {"name": "A2", "opts": {"delete_before_replace": False}},
+                 {"a": "replace", "summary": "update"}, ["create", "update", "delete"], None,
+                 id="delete_before_replace=False-overrides-the-provider"),
+    pytest.param({"name": "A", "dbr": False},
+                 {"name": "A2", "dbr": False, "opts": {"delete_before_replace": True}},
+                 {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
+                 id="delete_before_replace=True-overrides-the-provider"),
+    pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"ignore_changes": ["value"]}},
+                 {"a": "same", "summary": "same"}, [], None, id="ignore_changes-keeps-the-old-value"),
+    pytest.param({"name": "A", "value": 1}, {"name": "A", "value": 2, "opts": {"replace_on_changes": ["value"]}},
+                 {"a": "update", "summary": "update"}, ["update", "update"], None,
+                 id="replace_on_changes-needs-the-engine-to-know-what-changed"),
+    pytest.param({"name": "A", "value": 1, "engine_diff": True},
+                 {"name": "A", "value": 2, "engine_diff": True, "opts": {"replace_on_changes": ["value"]}},
+                 {"a": "replace", "summary": "update"}, ["delete", "create", "update"], None,
+                 id="replace_on_changes-with-an-engine-diff"),
+    pytest.param(PROTECTED, {**PROTECTED, "name": "A2"}, {}, [], "unable to replace resource",
+                 id="protect-refuses-a-replacement"),
+    pytest.param(PROTECTED, None, {"summary": "update", "a": "delete"}, ["update"], "cannot be deleted",
+                 id="protect-refuses-a-delete"),
+    pytest.param({"name": "A", "opts": {"retain_on_delete": True}}, None, {"summary": "update", "a": "delete"},
+                 ["update"], None, id="retain_on_delete-never-calls-delete"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "expected_ops", "expected_writes", "error"), OPTION_CASES)
 def test_resource_options_decide_as_the_engine_does(
     hosts: HostFactory, db: Path, before: dict[str, Any], after: dict[str, Any] | None,
     expected_ops: dict[str, str], expected_writes: list[str], error: str | None,

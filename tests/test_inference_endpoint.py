@@ -15,6 +15,7 @@ from tests.endpoint_stack import (
     ENDPOINT_TYPE,
     PROJECT,
     READY_PROVIDER,
+    TOKEN_KEY,
     EndpointStack,
     emulator_config,
     endpoint_hosts,
@@ -198,21 +199,22 @@ def test_a_config_change_alone_shows_no_change(stack, emulator):
 
 
 def test_each_operation_configures_a_fresh_host(stack, emulator):
-    """The CLI starts the provider per command: `up` runs with the stack config as it is now; `destroy` (which
-    does not run the program) with the config the last `up` recorded, even if the stack file changed since."""
+    """The CLI starts the provider per command: `up` runs with the stack config as it is now and records it,
+    even when it fails; `destroy` (which does not run the program) uses the config the last `up` recorded,
+    whatever the stack file says since (as the CLI does at 3.274)."""
     stack.up({"jais": jais()})
-    good_url = stack.config["hf-endpoints:apiUrl"]
-    stack.config["hf-endpoints:apiUrl"] = "http://127.0.0.1:9/v2"  # nothing listens there
-    with pytest.raises(ProviderError, match="Connection refused"):
+    stack.config[TOKEN_KEY] = "hf_not_a_valid_token"
+    with pytest.raises(ProviderError, match="local/jais: the API refused the update: 401"):
         stack.up({"jais": jais(max_replica=2)})
     assert live(emulator, "jais")["compute"]["scaling"]["maxReplica"] == 1
-    assert stack.state.config["hf-endpoints:apiUrl"] == "http://127.0.0.1:9/v2"  # recorded by that up
-    stack.config["hf-endpoints:apiUrl"] = good_url
-    stack.up({"jais": jais()})
-    stack.config["hf-endpoints:apiUrl"] = "http://127.0.0.1:9/v2"  # changed again, never used by an up
+    stack.config[TOKEN_KEY] = emulator.token  # the stack file is fixed, but no up ran since
+    with pytest.raises(ProviderError, match="401"):
+        stack.destroy()
+    stack.up({"jais": jais()})  # records the fixed config
+    stack.config[TOKEN_KEY] = "hf_not_a_valid_token"  # changed again, never used by an up
     stack.destroy()
     assert emulator.endpoints("local") == []
-    assert len({id(host) for host in stack.used}) == len(stack.used) == 4
+    assert len({id(host) for host in stack.used}) == len(stack.used) == 5
 
 
 def test_a_failed_create_after_the_delete_leaves_the_endpoint_pending_replacement(stack, emulator):
