@@ -14,6 +14,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from tests.harness import (
     UNKNOWN,
+    Canceled,
     CheckFailed,
     Engine,
     HostFactory,
@@ -241,6 +242,21 @@ def test_no_step_starts_after_the_first_failure(host: ProviderHost, db: Path) ->
         engine.apply([a, b, c], state)
     assert sorted(u.rsplit("::", 1)[1] for u in err.value.state.resources) == ["b", "old"]
     assert [op for op, _ in load(db)["log"]] == ["create", "started", "failed", "create"]
+
+
+def test_a_registration_after_the_first_failure_is_not_processed(host: ProviderHost, db: Path) -> None:
+    """deployment_executor.go: once a step failed the engine stops handling registrations: a later one gets
+    no Check and no Create."""
+    host.configure({f"{PROJECT}:dbPath": str(db)})
+    provider = serialize_provider(ToyProvider())
+    run = Engine(host, "dev", PROJECT).begin(State())
+    with pytest.raises(ProviderError):
+        run.register(Registration(TYPE, "a", {"__provider": provider, "name": "A", "fail": "boom"}))
+    host.clear_calls()
+    with pytest.raises(Canceled, match="boom"):
+        run.register(Registration(TYPE, "late", {"__provider": provider, "name": "LATE"}))
+    assert host.calls() == []
+    assert [op for op, _ in load(db)["log"]] == ["failed"]
 
 
 def test_independent_creates_run_in_parallel_batches_of_four(host: ProviderHost, db: Path) -> None:

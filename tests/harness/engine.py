@@ -396,13 +396,20 @@ class _Plan(NamedTuple):
 
 
 class Deployment:
-    """One ``up``/``preview`` in progress. ``register`` is thread-safe; ``finish`` runs the deletes."""
+    """One ``up``/``preview`` in progress. ``register`` is thread-safe; ``finish`` runs the deletes.
 
-    def __init__(self, engine: Engine, old: State, preview: bool) -> None:
+    ``config``/``secret_keys``: the stack config this operation runs with. The default provider is registered
+    with it when the first resource registers (``default_providers.go``), so from then on, failure or not, the
+    state records it; a program that fails before registering anything leaves the recorded config as it was.
+    """
+
+    def __init__(self, engine: Engine, old: State, preview: bool, config: Mapping[str, str] | None = None,
+                 secret_keys: Iterable[str] = ()) -> None:
         self._engine = engine
         self._host = engine.host
         self._old = old.copy()
         self.preview = preview
+        self._config = None if config is None else (dict(config), list(secret_keys))
         self._lock = threading.Lock()  # guards the bookkeeping below
         self._generator = threading.Lock()  # the step generator handles one registration at a time
         self._order: list[str] = []
@@ -692,7 +699,10 @@ class Deployment:
             for u in self._condemned:  # create-before-delete whose delete did not run
                 pending.append({**self._old.resources[u], "urn": u})
         resources = {u: resources[u] for u in topological(resources)}
-        return State(resources, dict(self._old.config), list(self._old.secret_keys), pending)
+        config, secret_keys = dict(self._old.config), list(self._old.secret_keys)
+        if self._config is not None and self._registered:
+            config, secret_keys = dict(self._config[0]), list(self._config[1])
+        return State(resources, config, secret_keys, pending)
 
     def fail(self, err: BaseException) -> BaseException:
         """Attach the partial state/steps to an error, as the engine saves what completed."""
@@ -715,8 +725,9 @@ class Engine:
     def urn(self, reg: Registration) -> str:
         return urn(self.stack, self.project, reg.type, reg.name)
 
-    def begin(self, state: State, preview: bool = False) -> Deployment:
-        return Deployment(self, state, preview)
+    def begin(self, state: State, preview: bool = False, config: Mapping[str, str] | None = None,
+              secret_keys: Iterable[str] = ()) -> Deployment:
+        return Deployment(self, state, preview, config, secret_keys)
 
     def apply(
         self, registrations: list[Registration], state: State, preview: bool = False

@@ -298,11 +298,9 @@ def _run_with_engine(
     cfg = full_config(project, config)
     keys = _full_keys(project, secret_keys)
     try:
-        # The default provider is registered (and configured) with the stack config this operation runs with;
-        # its state records that config, even when something fails later (it is the first step).
+        # The default provider is configured with the stack config this operation runs with.
         host.configure(cfg, keys)
-        old = State(state.resources, cfg, keys, state.pending_deletes)
-        run: Deployment = Engine(host, stack, project).begin(old, preview)
+        run: Deployment = Engine(host, stack, project).begin(state, preview, cfg, keys)
 
         def handler(reg: Registration) -> tuple[str, dict[str, Any], set[PropPath]]:
             entry = run.register(reg)
