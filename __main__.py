@@ -1,18 +1,29 @@
-"""hf-endpoints: one InferenceEndpoint per entry of `hf-endpoints:endpoints`, one EndpointsReady over all."""
+"""hf-endpoints: one InferenceEndpoint per entry of `hf-endpoints:endpoints`, one EndpointsReady over all.
+
+A stack whose config is malformed or over its budget (`hf-endpoints:maxHourlyUsd`) stops here, before anything
+is registered: no resource, no API call.
+"""
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from providers import EndpointsReady, InferenceEndpoint
+from providers.budget import hourly_cost_at_max_replicas, hourly_cost_at_min_replicas
 from providers.fields import endpoint_id
-from providers.stack_config import hourly_cost_at_min_replicas, stack_endpoints
+from providers.stack_config import StackConfigError, read
 
-config = pulumi.Config("hf-endpoints")
-namespace = config.require("namespace")
-specs = stack_endpoints(namespace, config.require_object("endpoints"), config.get_object("defaults"))
+# Every key of the stack's config, so that a mistyped `hf-endpoints:` setting is reported too (pulumi.Config can
+# only look up keys it is asked for). The engine passes config in PULUMI_CONFIG or sets it explicitly.
+raw_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+try:
+    stack = read(raw_config)
+except StackConfigError as error:
+    # A RunError is shown without a traceback; nothing has been registered yet, so nothing changes.
+    raise pulumi.RunError(f"the stack config has {len(error.problems)} problem(s):\n{error}") from None
+namespace = stack.namespace
 
-endpoints = {name: InferenceEndpoint(name, inputs) for name, inputs in specs.items()}
-ready = EndpointsReady("endpoints-ready", list(endpoints.values()),
-                       timeout_seconds=config.get_int("readyTimeoutSeconds"))
+endpoints = {name: InferenceEndpoint(name, inputs) for name, inputs in stack.endpoints.items()}
+ready = EndpointsReady("endpoints-ready", list(endpoints.values()), timeout_seconds=stack.ready_timeout_seconds)
 
 for name, endpoint in endpoints.items():
     pulumi.export(name, {  # EndpointsReady keys its states and urls by endpoint_id
@@ -25,3 +36,7 @@ pulumi.export("hourly_cost_at_min_replicas", pulumi.Output.all(*[
     pulumi.Output.all(price_per_hour=e.price_per_hour, min_replica=e.min_replica, paused=e.paused)
     for e in endpoints.values()
 ]).apply(hourly_cost_at_min_replicas))
+pulumi.export("hourly_cost_at_max_replicas", pulumi.Output.all(*[
+    pulumi.Output.all(price_per_hour=e.price_per_hour, max_replica=e.max_replica, paused=e.paused)
+    for e in endpoints.values()
+]).apply(hourly_cost_at_max_replicas))

@@ -14,13 +14,14 @@ import uuid
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from emulator import catalog
+from emulator import catalog, hub
 from emulator.control import Control
-from emulator.errors import ApiError
+from emulator.errors import ApiError, NotFound, QueryError
+from emulator.hub import HubModel
 from emulator.middleware import CallLog, EmulatorMiddleware
 from emulator.store import Config, Faults, Store
 from emulator.tgi import Tgi
@@ -31,7 +32,8 @@ class Emulator:
     """Everything one emulator process holds: tokens, settings, the store and the call log."""
 
     def __init__(self, tokens: dict[str, tuple[str, list[str]]] | None = None, config: Config | None = None,
-                 faults: Faults | None = None, state_file: str | None = None, seed: int | None = None):
+                 faults: Faults | None = None, state_file: str | None = None, seed: int | None = None,
+                 control_token: str | None = None, hub_models: dict[str, HubModel] | None = None):
         self.tokens = tokens or {"hf_local": ("local", [])}
         self.initial_config = copy.deepcopy(config or Config())
         self.initial_faults = copy.deepcopy(faults or Faults())
@@ -41,6 +43,8 @@ class Emulator:
         self.seed = seed
         self.rng = random.Random(seed)
         self.calls = CallLog()
+        self.control_token = control_token
+        self.hub_models = {**hub.BUILTIN, **(hub_models or {})}
 
     def identity(self, authorization: str | None) -> dict | None:
         """The token's identity: `{"token", "user", "orgs", "namespaces"}`, or None."""
@@ -66,13 +70,16 @@ class Emulator:
         """The ASGI app: the route table inside the middleware."""
         tgi = Tgi(self.store, self.config, self.identity)
         control = Control(self.store, self.config, self.faults, self.calls, self.reset)
+        hub_routes = hub.Hub(self.hub_models, self.identity)
         routes = [
             Route("/v2/endpoint/{namespace}", self.list_endpoints, methods=["GET"]),
             Route("/v2/endpoint/{namespace}", self.create_endpoint, methods=["POST"]),
             Route("/v2/endpoint/{namespace}/{name}", self.get_endpoint, methods=["GET"]),
             Route("/v2/endpoint/{namespace}/{name}", self.update_endpoint, methods=["PUT"]),
             Route("/v2/endpoint/{namespace}/{name}", self.delete_endpoint, methods=["DELETE"]),
+            Route("/v2/endpoint/{namespace}/{name}/logs", self.endpoint_logs, methods=["GET"]),
             Route("/v2/endpoint/{namespace}/{name}/{action:str}", self.action, methods=["POST"]),
+            Route("/v2/endpoint/{namespace}/{name}/{rest:path}", self.no_route, methods=_ALL_METHODS),
             Route("/v2/provider", self.providers, methods=["GET"]),
             Route("/v2/provider/{namespace}", self.providers, methods=["GET"]),
             Route("/api/whoami-v2", self.whoami, methods=["GET"]),
@@ -84,10 +91,13 @@ class Emulator:
             Route("/_emulator/reset", control.reset, methods=["POST"]),
             Route("/_emulator/endpoints/{namespace}/{name}", control.endpoint, methods=["PATCH", "DELETE"]),
             Route("/_emulator/endpoints/{namespace}/{name}/state", control.state, methods=["POST"]),
+            Route("/api/models/{rest:path}", hub_routes.model_info, methods=["GET"]),
+            Route("/{repo:path}/resolve/{revision}/{filename:path}", hub_routes.resolve, methods=["GET", "HEAD"]),
         ]
         app = Starlette(routes=routes, exception_handlers={
             ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error})
-        return EmulatorMiddleware(app, self.faults, self.rng, self.identity, self.calls)
+        return EmulatorMiddleware(app, self.faults, self.rng, self.identity, self.calls, lambda: self.store.version,
+                                  self.control_token)
 
     # ------------------------------------------------------------------------------ management API
     async def list_endpoints(self, request: Request) -> Response:
@@ -112,11 +122,29 @@ class Emulator:
 
     async def action(self, request: Request) -> Response:
         p = request.path_params
-        op = {"pause": self.store.pause, "resume": self.store.resume,
-              "scale-to-zero": self.store.scale_to_zero}.get(p["action"])
+        op = dict(zip(_ACTIONS, (self.store.pause, self.store.resume, self.store.scale_to_zero),
+                      strict=True)).get(p["action"])
         if op is None:
-            raise HTTPException(404, f"No route POST {request.url.path}")
+            raise NotFound(f"No route POST {request.url.path}")
         return JSONResponse(op(p["namespace"], p["name"]))
+
+    async def no_route(self, request: Request) -> Response:
+        """Routes the API has but the emulator does not serve (R12-R16: metrics, replicas, SSE) answer 404, not
+        405; only a known action under another method is a 405."""
+        if request.path_params["rest"] in _ACTIONS:
+            raise ApiError(f"Method {request.method} not allowed on {request.url.path}", 405, {"Allow": "POST"})
+        raise NotFound(f"No route {request.method} {request.url.path}")
+
+    async def endpoint_logs(self, request: Request) -> Response:
+        """R11: the current replica's log as text/plain; `tail=N` keeps the last N lines."""
+        tail = request.query_params.get("tail")
+        if tail is not None and not tail.isdigit():
+            raise QueryError("tail: invalid digit found in string")
+        p = request.path_params
+        lines = self.store.logs(p["namespace"], p["name"])
+        if tail is not None:
+            lines = lines[len(lines) - min(int(tail), len(lines)):]
+        return PlainTextResponse("".join(f"{line}\n" for line in lines))
 
     async def providers(self, request: Request) -> Response:
         """With a namespace: usedAccelerators is that namespace's usage; without: 0 (no identity)."""
@@ -133,6 +161,10 @@ class Emulator:
                      for o in request.state.identity["orgs"]],
             "auth": {"type": "access_token", "accessToken": {"displayName": "emulator", "role": "write"}},
         })
+
+
+_ACTIONS = ("pause", "resume", "scale-to-zero")
+_ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
 def _account(request: Request) -> dict:

@@ -42,7 +42,7 @@ class Control:
         """`GET|DELETE /_emulator/calls`: the call log (cleared first on DELETE)."""
         if request.method == "DELETE":
             self._calls.clear()
-        return JSONResponse({"calls": self._calls.entries()})
+        return JSONResponse({"calls": self._calls.entries(), "limit": self._calls.limit})
 
     async def reset(self, request: Request) -> Response:
         self._reset()
@@ -89,6 +89,17 @@ def _valid_setting(key: str, value: Any) -> bool:
     return False
 
 
+def rates_error(faults: Faults | dict) -> str | None:
+    """The fault rates are shares of one draw per call, so they may add up to 1 at most."""
+    get = faults.get if isinstance(faults, dict) else lambda k: getattr(faults, k)
+    names = ("drop_rate", "rate_limit_rate", "error_rate", "error_after_rate")
+    total = sum(get(n) for n in names)
+    if total <= 1 + 1e-9:
+        return None
+    parts = " + ".join(f"{n} {get(n)}" for n in names)
+    return f"the fault rates add up to {round(total, 6)} ({parts}); their sum must be at most 1"
+
+
 def _apply(target: Config | Faults, body: Any) -> None:
     """Merge a settings body into a Config/Faults dataclass, checking every value first (all or nothing)."""
     if not isinstance(body, dict):
@@ -105,5 +116,9 @@ def _apply(target: Config | Faults, body: Any) -> None:
                 re.compile(value)
             except re.error as e:
                 raise BadRequest(f"invalid regular expression for {key}: {e}") from None
+    if isinstance(target, Faults):
+        error = rates_error({**dataclasses.asdict(target), **body})
+        if error:
+            raise BadRequest(error)
     for key, value in body.items():
         setattr(target, key, value)

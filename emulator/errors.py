@@ -72,6 +72,16 @@ class JsonSyntaxError(ApiError):
         super().__init__(f"Failed to parse the request body as JSON: {reason}")
 
 
+class QueryError(ApiError):
+    """A query string of the wrong shape (400, plain text, as axum's `Query` extractor words it)."""
+
+    status = 400
+    plain_text = True
+
+    def __init__(self, reason: str):
+        super().__init__(f"Failed to deserialize query string: {reason}")
+
+
 class InvalidState(BadRequest):
     """An action the endpoint's current state refuses (moto's ConflictException, but the API answers 400)."""
 

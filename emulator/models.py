@@ -51,14 +51,29 @@ _MESSAGES = {
 # A replica serves: readyReplica is the target, and the url answers inference.
 SERVING = frozenset({State.RUNNING, State.UPDATING, State.UPDATE_FAILED})
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")  # used with fullmatch: `$` would accept "abc\n"
 TYPES = ("public", "authenticated", "private", "protected")
 ACCELERATORS = ("cpu", "gpu", "neuron")
 METRICS = ("hardwareUsage", "pendingRequests")
-IMAGE_VARIANTS = (
-    "huggingface", "huggingfaceNeuron", "custom", "tgi", "tgiNeuron", "tei", "llamacpp", "vLLM", "sGLang",
-    "vLLMNeuron", "hfServe",
-)
+_SERVED = ("url", "port", "healthRoute")
+_TGI = (*_SERVED, "maxBatchPrefillTokens", "maxBatchTotalTokens", "maxInputLength", "maxTotalTokens")
+# The fields each `model.image` variant declares (contract §3.3). The API ignores the others instead of
+# rejecting them (huggingface_hub's `_inference_endpoints.py`), so they are dropped: not stored, not echoed.
+IMAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "huggingface": (),
+    "huggingfaceNeuron": ("batchSize", "neuronCache", "sequenceLength"),
+    "custom": (*_SERVED, "credentials"),
+    "tgi": (*_TGI, "disableCustomKernels", "quantize"),
+    "tgiNeuron": (*_TGI, "hfAutoCastType", "hfNumCores"),
+    "tei": (*_SERVED, "maxBatchTokens", "maxConcurrentRequests", "pooling"),
+    "llamacpp": (*_SERVED, "ctxSize", "modelPath", "nParallel", "nGpuLayers", "threadsHttp", "mode", "pooling",
+                 "variant", "mmprojModelPath"),
+    "vLLM": (*_SERVED, "tensorParallelSize", "dataParallelSize"),
+    "sGLang": (*_SERVED, "tensorParallelSize"),
+    "vLLMNeuron": _SERVED,
+    "hfServe": _SERVED,
+}
+IMAGE_VARIANTS = tuple(IMAGE_FIELDS)
 URL_LESS_VARIANTS = ("huggingface", "huggingfaceNeuron")
 REDACTED_CREDENTIALS = {"username": "", "password": None}
 
@@ -81,13 +96,14 @@ def _image(v: Any, p: str) -> dict:
     (variant, conf), = img.items()
     wire.enum(IMAGE_VARIANTS)(variant, p)
     q = f"{p}.{variant}"
-    conf = dict(wire.obj(conf, q, f"struct variant {variant}"))
+    declared = IMAGE_FIELDS[variant]
+    conf = {k: x for k, x in wire.obj(conf, q, f"struct variant {variant}").items() if k in declared}
     if variant not in URL_LESS_VARIANTS:
         if "url" not in conf:
             raise ShapeError(q, "missing field `url`")
         wire.string(conf["url"], f"{q}.url")
     if conf.get("port") is not None:
-        wire.uint(conf["port"], f"{q}.port")
+        wire.u16(conf["port"], f"{q}.port")
     if conf.get("healthRoute") is not None:
         wire.string(conf["healthRoute"], f"{q}.healthRoute")
     if conf.get("credentials") is not None:
@@ -241,9 +257,9 @@ def merge(current: dict, patch: dict) -> dict:
 def validate(cfg: dict) -> catalog.Hardware:
     """The service's value checks (400); returns the catalog entry the config deploys on."""
     name = cfg["name"]
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise BadRequest(
-            f"Invalid endpoint name '{name}': it must only contain lowercase alphanumeric characters or '-', "
+            f"Invalid endpoint name {name!r}: it must only contain lowercase alphanumeric characters or '-', "
             "start and end with an alphanumeric character, and be at most 32 characters long"
         )
     vendor, region = cfg["provider"]["vendor"], cfg["provider"]["region"]
@@ -288,6 +304,8 @@ def validate(cfg: dict) -> catalog.Hardware:
     if model.get("task") is not None and not model["task"].strip():
         raise BadRequest("model.task must not be empty")
     ((variant, conf),) = model["image"].items()
+    if conf.get("port") == 0:
+        raise BadRequest(f"model.image.{variant}.port must be between 1 and 65535")
     cred = conf.get("credentials")
     if cred and cred.get("password") is not None and not cred.get("username"):
         raise BadRequest("model.image.custom.credentials: a password requires a username")

@@ -21,8 +21,20 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+CONTROL_TOKEN_HEADER = "X-Emulator-Control-Token"  # emulator.middleware's; this module stays standard-library only
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PREFIX = "emulator listening on "
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of `--name VALUE` or `--name=VALUE` (the last one wins, as with argparse)."""
+    value = None
+    for i, a in enumerate(args):
+        if a.startswith(f"{name}="):
+            value = a.split("=", 1)[1]
+        elif a == name and i + 1 < len(args):
+            value = args[i + 1]
+    return value
 
 
 class EmulatorProcess:
@@ -33,6 +45,7 @@ class EmulatorProcess:
         specs = [a.removeprefix("--token=") for i, a in enumerate(self.args)
                  if a.startswith("--token=") or (i and self.args[i - 1] == "--token")]
         self.token = specs[0].split("=", 1)[0] if specs else "hf_local"
+        self.control_token = _option(self.args, "--control-token")
         run_env = dict(os.environ if env is None else env)
         run_env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, run_env.get("PYTHONPATH")) if p)
         run_env.setdefault("PYTHONUNBUFFERED", "1")
@@ -74,6 +87,8 @@ class EmulatorProcess:
             req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
+        if self.control_token is not None and path.startswith("/_emulator"):
+            req.add_header(CONTROL_TOKEN_HEADER, self.control_token)
         with urllib.request.urlopen(req, timeout=30) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None

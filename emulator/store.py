@@ -12,15 +12,75 @@ import copy
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from emulator import catalog
-from emulator.errors import BadRequest, Conflict, InvalidState, NotFound
+from emulator import catalog, logs, wire
+from emulator.errors import ApiError, BadRequest, Conflict, InvalidState, NotFound
 from emulator.models import Endpoint, State, Step, merge, parse_create, parse_update, validate
+
+
+class StateFileError(Exception):
+    """The `--state` file cannot be used; the message says why, in one line (`__main__` prints it and exits 2)."""
+
+
+def _temp_prefix(state_file: str) -> str:
+    """Temp files of one state file: `.state.json.<random>.tmp` beside it, so a start can tell its own leftovers
+    (from a write killed before the rename) from anyone else's files."""
+    return f".{os.path.basename(state_file)}."
+
+
+def open_state_file(state_file: str) -> list[Endpoint]:
+    """Check the `--state` path at start-up and load its endpoints. Removes this file's leftover temp files,
+    proves the folder writable, and clears non-finite numbers an older version may have stored (warning on
+    stderr). Raises StateFileError with a one-line reason."""
+    folder = os.path.dirname(os.path.abspath(state_file))
+    if not os.path.exists(folder):
+        raise StateFileError(f"directory {folder} does not exist")
+    if not os.path.isdir(folder):
+        raise StateFileError(f"{folder} is not a directory")
+    if os.path.isdir(state_file):
+        raise StateFileError(f"{state_file} is a directory")
+    prefix = _temp_prefix(state_file)
+    try:
+        for entry in os.listdir(folder):
+            if entry.startswith(prefix) and entry.endswith(".tmp"):
+                os.unlink(os.path.join(folder, entry))
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise StateFileError(f"directory {folder} is not writable ({e.strerror})") from None
+    if not os.path.exists(state_file):
+        return []
+    try:
+        with open(state_file) as f:
+            data = json.load(f)
+    except OSError as e:
+        raise StateFileError(f"cannot read it ({e.strerror})") from None
+    except (ValueError, RecursionError) as e:
+        raise StateFileError(f"not a JSON state file ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("endpoints"), list):
+        raise StateFileError('not a state file of this emulator (expected {"version": 1, "endpoints": [...]})')
+    endpoints = []
+    for i, d in enumerate(data["endpoints"]):
+        try:
+            ep = Endpoint.load(d)
+        except KeyError as e:
+            raise StateFileError(f"endpoint #{i} of the state file is not an endpoint record (missing {e})") from None
+        except (TypeError, ValueError, IndexError, AttributeError) as e:
+            raise StateFileError(f"endpoint #{i} of the state file is not an endpoint record ({e})") from None
+        cleared: list[str] = []
+        ep.config = wire.finite_copy(ep.config, "", cleared)
+        for path in cleared:
+            print(f"emulator: --state: endpoint {ep.endpoint_id} held a non-finite number at {path}; cleared "
+                  "to null", file=sys.stderr, flush=True)
+        endpoints.append(ep)
+    return endpoints
 
 
 @dataclass
@@ -76,11 +136,11 @@ class Store:
         self.base_url = "http://127.0.0.1"
         self._lock = threading.RLock()
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
-        if state_file and os.path.exists(state_file):
-            with open(state_file) as f:
-                for d in json.load(f)["endpoints"]:
-                    ep = Endpoint.load(d)
-                    self._endpoints[(ep.namespace, ep.name)] = ep
+        # Bumped by every change an API call makes (not by purging deleted endpoints): the fault injection
+        # compares it around a call to tell whether the call changed something.
+        self.version = 0
+        for ep in open_state_file(state_file) if state_file else []:
+            self._endpoints[(ep.namespace, ep.name)] = ep
 
     # ------------------------------------------------------------------------------------------- helpers
     def _purge(self, now: float) -> None:
@@ -89,22 +149,30 @@ class Store:
         for k in gone:
             del self._endpoints[k]
         if gone:
-            self._save()
+            self._write()
 
     def _save(self) -> None:
+        """Record a change: bump `version` and write the state file."""
+        self.version += 1
+        self._write()
+
+    def _write(self) -> None:
         if not self.state_file:
             return
         data = {"version": 1, "endpoints": [ep.dump() for ep in self._endpoints.values()]}
         folder = os.path.dirname(os.path.abspath(self.state_file))
-        fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", dir=folder)
         try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.state_file)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(self.state_file), suffix=".tmp", dir=folder)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(data, f, allow_nan=False)
+                os.replace(tmp, self.state_file)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as e:
+            raise ApiError(f"emulator could not write its state file {self.state_file}: {e.strerror}") from None
 
     def _get(self, namespace: str, name: str, now: float) -> Endpoint:
         self._purge(now)
@@ -112,6 +180,12 @@ class Store:
         if ep is None:
             raise NotFound(f"Endpoint '{name}' not found in namespace '{namespace}'")
         return ep
+
+    @staticmethod
+    def _refuse_if_deleting(ep: Endpoint, action: str) -> None:
+        """Decision 15: an endpoint in its delete lag refuses every change but another delete."""
+        if ep.deleted_at is not None:
+            raise BadRequest(f"Cannot {action} endpoint {ep.endpoint_id}: it is being deleted")
 
     def _state(self, ep: Endpoint, now: float) -> State:
         return ep.step_at(now, self.config.time_scale).state
@@ -196,6 +270,7 @@ class Store:
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
+            self._refuse_if_deleting(ep, "update")
             state = self._state(ep, now)
             if state not in self.UPDATE_VALID:
                 raise InvalidState("update", ep.endpoint_id, state, self.UPDATE_VALID,
@@ -259,6 +334,7 @@ class Store:
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
+            self._refuse_if_deleting(ep, "pause")
             state = self._state(ep, now)
             if state not in self.PAUSE_VALID:
                 raise InvalidState("pause", ep.endpoint_id, state, self.PAUSE_VALID)
@@ -271,6 +347,7 @@ class Store:
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
+            self._refuse_if_deleting(ep, "resume")
             state = self._state(ep, now)
             if state == State.RUNNING:
                 raise BadRequest(f"Endpoint {ep.endpoint_id} is already running")
@@ -289,13 +366,23 @@ class Store:
         with self._lock:
             now = self.clock()
             ep = self._get(namespace, name, now)
+            self._refuse_if_deleting(ep, "scale to zero")
             state = self._state(ep, now)
             if state not in self.SCALE_TO_ZERO_VALID:
                 raise InvalidState("scale to zero", ep.endpoint_id, state, self.SCALE_TO_ZERO_VALID)
+            if ep.scaling["minReplica"] >= 1:
+                raise BadRequest(f"Cannot scale endpoint {ep.endpoint_id} to zero: compute.scaling.minReplica is "
+                                 f"{ep.scaling['minReplica']}; set it to 0 first")
             if state != State.SCALED_TO_ZERO:
                 ep.timeline = [Step(now, State.SCALED_TO_ZERO, State.SCALED_TO_ZERO.message)]
                 self._save()
             return self._view(ep, now)
+
+    def logs(self, namespace: str, name: str) -> list[str]:
+        """The current replica's container log (also while the endpoint is being deleted)."""
+        with self._lock:
+            now = self.clock()
+            return logs.container_log(self._get(namespace, name, now), now, self.config.time_scale)
 
     def usage(self, namespace: str) -> dict[tuple[str, str, str], int]:
         with self._lock:

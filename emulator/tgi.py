@@ -55,6 +55,29 @@ def _token(word: str, i: int) -> dict:
             "logprob": -0.125, "special": False}
 
 
+def _content_text(content: Any, path: str) -> str:
+    """TGI's `MessageContent`: a string, or a list of `{"type": "text", "text": str}` and
+    `{"type": "image_url", "image_url": {"url": str}}` parts (an untagged enum: any other shape is serde's
+    422 naming the enum). Returns the text the prompt counts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    mismatch = ShapeError(path, "data did not match any variant of untagged enum MessageContent")
+    if not isinstance(content, list):
+        raise mismatch
+    texts = []
+    for part in content:
+        if not isinstance(part, dict):
+            raise mismatch
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif not (part.get("type") == "image_url" and isinstance(part.get("image_url"), dict)
+                  and isinstance(part["image_url"].get("url"), str)):
+            raise mismatch
+    return " ".join(texts)
+
+
 class Generation:
     """A deterministic generation: the reply's words, bounded by max_new_tokens and stop sequences."""
 
@@ -223,10 +246,7 @@ class Tgi:
         words = 0
         for i, m in enumerate(messages):
             m = wire.obj(m, f"messages[{i}]", "struct Message")
-            content = m.get("content") or ""
-            if isinstance(content, list):
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            words += len(wire.string(content, f"messages[{i}].content").split())
+            words += len(_content_text(m.get("content"), f"messages[{i}].content").split())
         max_new = None if body.get("max_tokens") is None else wire.uint(body["max_tokens"], "max_tokens")
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else wire.str_list(stop, "stop")

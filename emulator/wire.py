@@ -9,6 +9,7 @@ A checker takes the value and its dotted path in the body, returns the value, an
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +17,47 @@ from starlette.requests import Request
 
 from emulator.errors import JsonSyntaxError, ShapeError
 
+# serde_json's recursion limit: the 129th nested array or object is an error.
+MAX_DEPTH = 128
+_OPEN, _CLOSE, _NUMBER = frozenset("[{"), frozenset("]}"), frozenset("+-0123456789.eE")
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"expected value ({name} is not JSON)")
+
+
+def _scan(text: str) -> None:
+    """What serde_json refuses and Python's json accepts: nesting deeper than MAX_DEPTH (Python recurses, then a
+    deepcopy of the value overflows the stack) and numbers that do not fit an f64 (`1e999` is `inf` in Python,
+    which no JSON answer can carry afterwards). Raises the plain-text 400 with serde's wording and position."""
+    depth, line, line_start, i, n = 0, 1, 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif ch in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise JsonSyntaxError(f"recursion limit exceeded at line {line} column {i - line_start + 1}")
+        elif ch in _CLOSE:
+            depth -= 1
+        elif ch == "\n":
+            line, line_start = line + 1, i + 1
+        elif ch in _NUMBER:
+            j = i
+            while j < n and text[j] in _NUMBER:
+                j += 1
+            token = text[i:j]
+            try:
+                finite = math.isfinite(float(token))
+            except (ValueError, OverflowError):
+                finite = True  # not a number at all: json.loads words the syntax error
+            if not finite:
+                raise JsonSyntaxError(f"number out of range at line {line} column {j - line_start}")
+            i = j - 1
+        i += 1
 
 
 def parse_json(raw: bytes) -> Any:
@@ -27,6 +66,7 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise JsonSyntaxError(f"invalid unicode code point at byte {e.start}") from None
+    _scan(text)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
@@ -34,6 +74,19 @@ def parse_json(raw: bytes) -> Any:
         raise JsonSyntaxError(f"{reason} at line {e.lineno} column {e.colno}") from None
     except (ValueError, RecursionError) as e:
         raise JsonSyntaxError(str(e)) from None
+
+
+def finite_copy(value: Any, path: str, cleared: list[str]) -> Any:
+    """`value` with every non-finite float replaced by None, naming each in `cleared` (a state file written by
+    an older version may hold them; no JSON answer can carry them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        cleared.append(path)
+        return None
+    if isinstance(value, dict):
+        return {k: finite_copy(v, f"{path}.{k}" if path else k, cleared) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_copy(v, f"{path}[{i}]", cleared) for i, v in enumerate(value)]
+    return value
 
 
 async def json_body(request: Request) -> Any:
@@ -63,6 +116,15 @@ def bad_type(path: str, value: Any, expected: str) -> ShapeError:
 def string(v: Any, p: str) -> str:
     if not isinstance(v, str):
         raise bad_type(p, v, "a string")
+    return v
+
+
+def u16(v: Any, p: str) -> int:
+    """serde's u16 (a port)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise bad_type(p, v, "u16")
+    if not 0 <= v < 2**16:
+        raise ShapeError(p, f"invalid value: integer `{v}`, expected u16")
     return v
 
 

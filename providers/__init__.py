@@ -1,10 +1,13 @@
 """hf-endpoints: Hugging Face Inference Endpoints as Pulumi dynamic resources.
 
 Pure modules (no I/O): `fields` (the field table), `validation` (check), `spec` (diff), `payloads` (the API's
-JSON both ways), `stack_config` (the stack's endpoints and cost), `values`; `catalog` (the hardware catalog
-snapshot). Then `client` (the only HTTP), `base` (what both providers share), `readiness` (waiting),
+JSON both ways), `stack_config` (the stack config as a whole), `budget` (cost per hour, the budget),
+`tgi_env` (what TGI reads and refuses), `image_reference`, `values`, `fit` (GPU memory per GPU for TGI),
+`failure_logs` (a failed endpoint's log tail, masked); `catalog` (the hardware catalog snapshot).
+Then `client` (the only HTTP to the Endpoints API), `model_facts` (the only HTTP to the Hub, cached on disk),
+`preflight` (check's GPU fit), `base` (what both providers share), `readiness` (waiting),
 `inference_endpoint` and `endpoints_ready` (the resources and their thin providers), `promote` and
-`stack_files` (dev -> prod promotion CLI).
+`stack_files` (dev -> prod promotion CLI); `python -m providers.fit` (where a model fits, what it costs).
 """
 
 from providers.endpoints_ready import EndpointsReady, EndpointsReadyProvider

@@ -1,20 +1,31 @@
-"""What both dynamic providers share: config from `configure()`, kept out of the pickle, and log lines.
+"""What both dynamic providers share: config from `configure()`, kept out of the pickle, log lines, and errors.
 
 The provider object is pickled (by reference: a class in an importable module) into every resource's
 state as `__provider`. It must hold no client, token or URL: `configure()` keeps the stack config in
 memory only, `__getstate__` leaves it out of any pickle, and each call resolves `Settings` afresh.
+
+Every failure of a provider method leaves it through `reported`: one EndpointError that names the endpoint
+(`namespace/name`) and says what the server said, raised `from None` so the host prints no chained HfHubHTTPError or
+httpx traceback (whose text can carry request details), with the token scrubbed from the text.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
-from providers.client import EndpointsClient, Settings
+from providers.client import EndpointError, EndpointsApiError, EndpointsClient, Settings, describe_error, scrub
+from providers.model_facts import HubSettings
+from providers.values import REDACTED, is_secret_key
 
-CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds")
+CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds", "deleteTimeoutSeconds")
+# hubUrl: the Hub check reads model facts from; endpoints/defaults: the secret values to mask in failure logs.
+CONFIG_KEYS += ("hubUrl", "endpoints", "defaults")
 
 
 def log_line(message: str) -> None:
@@ -23,21 +34,48 @@ def log_line(message: str) -> None:
     sys.stdout.flush()
 
 
+class StackSettings(dict):
+    """The stack config a provider keeps in memory; its repr never shows a secret-looking value."""
+
+    def __repr__(self) -> str:
+        return repr({key: REDACTED if is_secret_key(key.split(":")[-1]) else value for key, value in self.items()})
+
+
 class ConfiguredProvider(ResourceProvider):
     serialize_as_secret_always = False  # it captures nothing secret; tests assert the pickle has no token
 
     def configure(self, req: ConfigureRequest) -> None:
-        self._config = {f"hf-endpoints:{key}": req.config.get(f"hf-endpoints:{key}") for key in CONFIG_KEYS}
-        self._config = {key: value for key, value in self._config.items() if value is not None}
+        config = {f"hf-endpoints:{key}": req.config.get(f"hf-endpoints:{key}") for key in CONFIG_KEYS}
+        self._config = StackSettings({key: value for key, value in config.items() if value is not None})
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # never pickle configuration: it holds the token
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._config = {}
+        self._config = StackSettings()
 
     def settings(self) -> Settings:
         return Settings.resolve(getattr(self, "_config", {}))
 
     def client(self) -> EndpointsClient:
         return EndpointsClient(self.settings())
+
+    def hub(self) -> HubSettings:
+        return HubSettings.resolve(getattr(self, "_config", {}))
+
+    @contextmanager
+    def reported(self, endpoint_ids: str | Sequence[str], action: str) -> Iterator[None]:
+        """Run one provider method: any failure becomes one EndpointError naming the endpoint(s) and the server's
+        message; a message already naming them is kept as written. No chained traceback, no token."""
+        names = [endpoint_ids] if isinstance(endpoint_ids, str) else list(endpoint_ids)
+        secrets = [getattr(self, "_config", {}).get("hf-endpoints:hfToken"), os.environ.get("HF_TOKEN")]
+        try:
+            yield
+        except EndpointError as error:
+            message = scrub(str(error), secrets)
+            if not any(name in message for name in names):
+                message = f"{', '.join(names)}: {message}"
+            raise type(error)(message) from None
+        except Exception as error:
+            raise EndpointsApiError(f"{', '.join(names)}: {action} failed: {scrub(describe_error(error), secrets)}") \
+                from None

@@ -5,8 +5,12 @@ same typed `HfHubHTTPError`s a hand-written script would see. The base URL is
 `huggingface_hub.constants.INFERENCE_ENDPOINTS_ENDPOINT` unless settings point elsewhere (the emulator).
 
 Retries: 429 (honouring `Retry-After`), 5xx and dropped connections are retried with exponential backoff and
-jitter for idempotent calls (GET, PUT, DELETE, pause, resume, scale-to-zero). A POST create is retried only
-after a GET shows it did not land; if the endpoint is there and matches what was sent, the create landed.
+jitter for idempotent calls (GET, PUT, DELETE, pause, resume, scale-to-zero): 8 attempts, or, when the caller gives
+a deadline (delete: minutes, `hf-endpoints:deleteTimeoutSeconds`), until that deadline. A POST create is retried
+only after a GET shows it did not land; if the endpoint is there and matches what was sent, the create landed.
+
+Token hygiene: the token is stripped as huggingface_hub strips it (a trailing newline made httpx raise "Illegal
+header value b'Bearer hf_...\\n'", token included); no repr shows it; `scrub` removes it from any text.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 from huggingface_hub import InferenceEndpointStatus, constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from providers.values import REDACTED, TOKEN_SHAPED
 
 LIBRARY = "hf-endpoints"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -31,7 +37,11 @@ TOKEN_MISSING = (
 )
 
 
-class EndpointsApiError(Exception):
+class EndpointError(Exception):
+    """A failure explained for the user: it names the endpoint and what to do."""
+
+
+class EndpointsApiError(EndpointError):
     """An API call that failed for good, with the endpoint and the server's message."""
 
 
@@ -48,36 +58,72 @@ class Settings:
     """
 
     api_url: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     poll_seconds: float = 1.0
     ready_timeout_seconds: float = 1800.0
-    delete_timeout_seconds: float = 900.0
+    delete_timeout_seconds: float = 300.0
+    """How long a delete retries and waits until the name is gone: config `hf-endpoints:deleteTimeoutSeconds`, env
+    `HF_ENDPOINTS_DELETE_TIMEOUT_SECONDS` (the env wins, as for the API URL)."""
 
     @classmethod
     def resolve(cls, config: Mapping[str, str] | None) -> Settings:
         config = config or {}
         api_url = (os.environ.get("HF_ENDPOINTS_API_URL") or config.get("hf-endpoints:apiUrl")
                    or constants.INFERENCE_ENDPOINTS_ENDPOINT)
-        token = config.get("hf-endpoints:hfToken") or os.environ.get("HF_TOKEN") or None
-        poll = os.environ.get("HF_ENDPOINTS_POLL_SECONDS") or config.get("hf-endpoints:pollSeconds") or 1.0
-        ready = config.get("hf-endpoints:readyTimeoutSeconds") or 1800
-        return cls(api_url=api_url.rstrip("/"), token=token, poll_seconds=float(poll),
-                   ready_timeout_seconds=float(ready))
+        token = clean_token(config.get("hf-endpoints:hfToken")) or clean_token(os.environ.get("HF_TOKEN"))
+        return cls(
+            api_url=api_url.strip().rstrip("/"), token=token,
+            poll_seconds=_seconds("HF_ENDPOINTS_POLL_SECONDS", config, "pollSeconds", 1.0),
+            ready_timeout_seconds=_seconds(None, config, "readyTimeoutSeconds", 1800.0),
+            delete_timeout_seconds=_seconds("HF_ENDPOINTS_DELETE_TIMEOUT_SECONDS", config, "deleteTimeoutSeconds",
+                                            300.0))
 
     def __repr__(self) -> str:  # never print the token
         return f"Settings(api_url={self.api_url!r}, token={'<set>' if self.token else None})"
+
+
+def clean_token(token: str | None) -> str | None:
+    """The token as huggingface_hub uses it (`utils/_auth.py` `_clean_token`): CR/LF removed, whitespace stripped."""
+    if token is None:
+        return None
+    return token.replace("\r", "").replace("\n", "").strip() or None
+
+
+def _seconds(env: str | None, config: Mapping[str, str], key: str, default: float) -> float:
+    text = (os.environ.get(env) if env else None) or config.get(f"hf-endpoints:{key}")
+    if text is None or text == "":
+        return default
+    try:
+        seconds = float(text)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        where = f"{env} or hf-endpoints:{key}" if env else f"hf-endpoints:{key}"
+        raise EndpointsApiError(f"{where}: {text!r} is not a positive number of seconds; e.g. {default:g}")
+    return seconds
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the given secrets (raw and stripped) and without anything shaped like a token."""
+    for secret in secrets:
+        for form in {secret, clean_token(secret)} if secret else ():
+            if form and len(form) >= 4:
+                text = text.replace(form, REDACTED)
+    return TOKEN_SHAPED.sub(REDACTED, text)
 
 
 class EndpointsClient:
     """One method per route. Built per provider call from `Settings`; holds the token only in memory."""
 
     def __init__(self, settings: Settings, *, attempts: int = 8, base_delay: float = 0.2,
-                 max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep):
+                 max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         if not settings.token:
             raise EndpointsApiError(TOKEN_MISSING)
         self.api_url = settings.api_url
-        self._token = settings.token
+        self._token = clean_token(settings.token)
         self.attempts, self.base_delay, self.max_delay, self.sleep = attempts, base_delay, max_delay, sleep
+        self.clock = clock
 
     def __repr__(self) -> str:
         return f"EndpointsClient({self.api_url!r})"
@@ -90,23 +136,32 @@ class EndpointsClient:
     def _headers(self) -> dict[str, str]:
         return build_hf_headers(token=self._token, library_name=LIBRARY)
 
-    def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True,
-              timeout: float = 60.0) -> httpx2.Response:
-        """Send once per attempt; retry transient failures when `retry`; return the final response."""
+    def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True, timeout: float = 60.0,
+              deadline: float | None = None) -> httpx2.Response:
+        """Send once per attempt; retry transient failures when `retry` (until `deadline` when given, else
+        `attempts` times); return the final response, or raise the last transport error."""
         headers = self._headers()
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
+            again = retry and (attempt < self.attempts if deadline is None else self.clock() < deadline)
             try:
                 response = get_session().request(method, url, headers=headers, json=json, timeout=timeout)
             except httpx2.TransportError:
-                if not retry or attempt == self.attempts:
+                if not again:
                     raise
-                self.sleep(self._backoff(attempt))
+                self._pause(self._backoff(attempt), deadline)
                 continue
-            if response.status_code in RETRY_STATUSES and retry and attempt < self.attempts:
-                self.sleep(self._backoff(attempt, response.headers.get("retry-after")))
+            if response.status_code in RETRY_STATUSES and again:
+                self._pause(self._backoff(attempt, response.headers.get("retry-after")), deadline)
                 continue
             return response
-        raise AssertionError("unreachable")
+
+    def _pause(self, seconds: float, deadline: float | None) -> None:
+        """Sleep before the next attempt, never past the deadline."""
+        if deadline is not None:
+            seconds = max(0.0, min(seconds, deadline - self.clock()))
+        self.sleep(seconds)
 
     def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
         if retry_after:
@@ -117,8 +172,9 @@ class EndpointsClient:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)  # jitter, so parallel callers spread out
 
-    def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = ()) -> Any:
-        response = self._send(method, f"{self.api_url}{path}", json=json)
+    def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = (),
+              deadline: float | None = None) -> Any:
+        response = self._send(method, f"{self.api_url}{path}", json=json, deadline=deadline)
         if response.status_code in ok_statuses:
             return None
         hf_raise_for_status(response)
@@ -129,9 +185,9 @@ class EndpointsClient:
     def list(self, namespace: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/endpoint/{namespace}")["items"]
 
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, namespace: str, name: str, *, deadline: float | None = None) -> dict[str, Any] | None:
         """The endpoint, or None when it does not exist (404)."""
-        return self._call("GET", f"/endpoint/{namespace}/{name}", ok_statuses=(404,))
+        return self._call("GET", f"/endpoint/{namespace}/{name}", ok_statuses=(404,), deadline=deadline)
 
     def create(self, namespace: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST, retried only once a GET shows the previous attempt did not land."""
@@ -162,9 +218,9 @@ class EndpointsClient:
     def update(self, namespace: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/endpoint/{namespace}/{name}", json=payload)
 
-    def delete(self, namespace: str, name: str) -> None:
+    def delete(self, namespace: str, name: str, *, deadline: float | None = None) -> None:
         """DELETE; a 404 means it is already gone."""
-        self._call("DELETE", f"/endpoint/{namespace}/{name}", ok_statuses=(404,))
+        self._call("DELETE", f"/endpoint/{namespace}/{name}", ok_statuses=(404,), deadline=deadline)
 
     def pause(self, namespace: str, name: str) -> dict[str, Any]:
         return self._call("POST", f"/endpoint/{namespace}/{name}/pause")
@@ -181,6 +237,14 @@ class EndpointsClient:
                 return current
         hf_raise_for_status(response)
         return response.json()
+
+    def logs(self, namespace: str, name: str, *, tail: int) -> str:
+        """The last `tail` lines of the endpoint's container log (text/plain). One try: it only explains a
+        failure that is reported anyway."""
+        response = self._send("GET", f"{self.api_url}/endpoint/{namespace}/{name}/logs?tail={int(tail)}",
+                              retry=False, timeout=30.0)
+        hf_raise_for_status(response)
+        return response.text
 
     # --- the endpoint's own URL ------------------------------------------------------------------------
 
@@ -222,8 +286,21 @@ def _matches(raw: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
     )
 
 
-def describe_http_error(error: Exception) -> str:
-    """The server's message of an HfHubHTTPError (status and text), without the request's headers."""
+def describe_error(error: Exception) -> str:
+    """What went wrong, for a message: the status and server text of an HTTP error (never the request's
+    headers), 'no answer from the API' for a transport error, else the error's own text."""
     if isinstance(error, HfHubHTTPError) and error.response is not None:
         return f"{error.response.status_code}: {error.server_message or error.response.text}".strip()
-    return str(error)
+    if isinstance(error, httpx2.TransportError):
+        return f"no answer from the API: {error or type(error).__name__}"
+    if isinstance(error, EndpointError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def is_transient(error: Exception) -> bool:
+    """A failure the client retries (and that a later run may get past): a dropped connection, 429 or 5xx."""
+    if isinstance(error, httpx2.TransportError):
+        return True
+    return isinstance(error, HfHubHTTPError) and error.response is not None and (
+        error.response.status_code in RETRY_STATUSES)

@@ -17,6 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
 
 from providers.base import ConfiguredProvider
+from providers.failure_logs import secret_values
 from providers.readiness import Target, wait_until_ready
 from providers.values import is_unknown, show
 
@@ -81,12 +82,14 @@ class EndpointsReadyProvider(ConfiguredProvider):
         return UpdateResult(self._wait(news))
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
-        settings = self.settings()
         views = _canonical_views(props.get("endpoints"))
         targets = [Target.from_outputs(view) for view in views]
         started = time.monotonic()
-        finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
-                                  timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds))
+        with self.reported([target.endpoint_id for target in targets], "waiting"):
+            settings = self.settings()
+            finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
+                                      timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds),
+                                      secrets=secret_values(getattr(self, "_config", {}), settings.token))
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),

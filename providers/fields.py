@@ -63,6 +63,7 @@ class Field:
     shape: Shape | None = None  # the block at `path` is shaped, not this field's plain value
     refresh: bool = True  # refresh reads it back from the API
     parse: Callable[[Any], Any] | None = None  # the API's plain value -> ours (None: as it is)
+    diffs: bool = True  # False: a change of this input alone is no change of the endpoint (bookkeeping)
 
 
 def _image_block(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,9 +116,32 @@ def _route_inputs(block: Any, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"domain": route.get("domain"), "path": route.get("path")}
 
 
+MARKER_PREFIX = "hf-endpoints:"
+
+
+def owner_tag(stack: Any) -> str | None:
+    """The tag marking an endpoint as created by this stack: `hf-endpoints:<project>/<stack>`."""
+    return f"{MARKER_PREFIX}{stack}" if isinstance(stack, str) and stack else None
+
+
+def _tags_block(inputs: Mapping[str, Any]) -> list[str] | None:
+    """`tags`: the user's tags, then this stack's marker (so the next `up` can tell a create of ours that landed
+    before a crash from someone else's endpoint of that name)."""
+    marker = owner_tag(inputs.get("stack"))
+    if inputs.get("tags") is None and marker is None:
+        return None
+    return [*(inputs.get("tags") or []), *([marker] if marker else [])]
+
+
+def _tags_inputs(block: Any, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Markers (ours or another stack's) are not the user's tags: never drift."""
+    return {"tags": [tag for tag in block or [] if not str(tag).startswith(MARKER_PREFIX)]}
+
+
 IMAGE = Shape(_image_block, _image_inputs)
 MEASURE = Shape(_measure_block, _measure_inputs)
 ROUTE = Shape(_route_block, _route_inputs)
+TAGS = Shape(_tags_block, _tags_inputs)
 
 
 def _text(value: Any) -> Any:
@@ -155,11 +179,13 @@ FIELDS: tuple[Field, ...] = (
     # The API redacts secrets on read, so refresh keeps ours.
     Field("secrets", ("model", "secrets"), default={}, create=Create.WHEN_NOT_EMPTY, cleared_by={}, secret=True,
           refresh=False),
-    Field("tags", ("tags",), create=Create.WHEN_SET, cleared_by=[]),
+    Field("tags", ("tags",), shape=TAGS),
     Field("domain", ("route",), shape=ROUTE),
     Field("path", ("route",), shape=ROUTE),
     Field("paused", default=False, in_update=False),  # the pause and resume routes, not a field
-    Field("adopt", default=False, in_update=False),
+    Field("adopt", default=False, in_update=False, diffs=False),
+    # `<project>/<stack>`, set by the program (InferenceEndpoint), sent as the marker tag in `tags`.
+    Field("stack", ("tags",), shape=TAGS, in_update=False, refresh=False, diffs=False),
     Field("smoke_test", in_update=False),  # EndpointsReady runs it
     Field("state", ("status", "state"), output_only=True),
     Field("message", ("status", "message"), output_only=True, parse=_text),
@@ -182,6 +208,7 @@ REPLACE_KEYS = tuple(field.key for field in INPUT_FIELDS if field.replaces)
 NOT_IN_UPDATE = tuple(field.key for field in INPUT_FIELDS if not field.in_update)
 DEFAULTS: dict[str, Any] = {field.key: field.default for field in INPUT_FIELDS if field.default is not None}
 SECRET_KEYS = tuple(field.key for field in INPUT_FIELDS if field.secret)
+NOT_DIFFED = tuple(field.key for field in INPUT_FIELDS if not field.diffs)
 
 
 def endpoint_id(namespace: str, name: str) -> str:

@@ -4,11 +4,18 @@ Each method is thin: the decisions are in the pure modules (`validation` for che
 `payloads` for the API's JSON), the HTTP in `providers.client`.
 
 * `create` returns as soon as the API accepted the endpoint, so it is in state at once and `pulumi destroy`
-  can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. A 409 adopts the
-  existing endpoint only when `adopt: true`, and never silently.
+  can always remove it; `EndpointsReady` waits for readiness, for all endpoints together. Every create carries
+  this stack's marker tag `hf-endpoints:<project>/<stack>` (input `stack`, set by the program). On a 409, an
+  endpoint with that marker is this stack's own, left by a run that died after its POST landed: it is taken back
+  and brought to the spec (deleted and created again if it cannot change in place). Anyone else's endpoint is
+  adopted only when `adopt: true`, and never silently.
 * `update` sends only what changed, then pauses or resumes to match `paused`.
 * `read` (refresh) reports drift made outside Pulumi; an endpoint deleted out of band leaves state.
-* `delete` deletes, then waits until the name is gone (404 counts as success).
+* `delete` deletes, then waits until the name is gone (404 counts as success), retrying and waiting until one
+  deadline (`hf-endpoints:deleteTimeoutSeconds`, default 300 s), not for a fixed number of attempts.
+
+Every method runs under `reported`: whatever fails, the user reads one message naming `namespace/name` and the
+server's text, without a chained HTTP-library traceback and without the token.
 """
 
 from __future__ import annotations
@@ -30,9 +37,16 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from providers import fields, payloads, spec, validation
+from providers import fields, payloads, preflight, spec, validation
 from providers.base import ConfiguredProvider, log_line
-from providers.client import ConflictError, EndpointsApiError, EndpointsClient, describe_http_error
+from providers.client import (
+    ConflictError,
+    EndpointsApiError,
+    EndpointsClient,
+    Settings,
+    describe_error,
+    is_transient,
+)
 from providers.values import show
 
 
@@ -41,37 +55,41 @@ def _endpoint_id(inputs: Mapping[str, Any]) -> str:
 
 
 class InferenceEndpointProvider(ConfiguredProvider):
-    """check/diff never touch the network; create/update/read/delete make the fewest calls they can."""
+    """check asks only the Hub (once per model commit: cached on disk), diff never touches the network;
+    create/update/read/delete make the fewest calls they can."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = validation.validate(news)
+        checked = preflight.with_gpu_fit(validation.validate(news), self.hub())
         for warning in checked.warnings:
             log_line(f"warning: {warning}")
         return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in spec.changed_keys(olds, news) if key != "adopt"]
+        # `adopt` and `stack` are bookkeeping: a change of either alone changes nothing on the endpoint.
+        changed = [key for key in spec.changed_keys(olds, news) if key not in fields.NOT_DIFFED]
         return DiffResult(changes=bool(changed), replaces=spec.replace_keys(olds, news),
                           delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = spec.canonical(props)
-        endpoint_id, client = _endpoint_id(inputs), self.client()
+        endpoint_id = _endpoint_id(inputs)
+        with self.reported(endpoint_id, "create"):
+            client = self.client()
+            try:
+                raw = self._post(client, inputs)
+            except ConflictError as conflict:
+                raw = self._existing(client, inputs, conflict)
+            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
+
+    def _post(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
+        """POST the endpoint (marked with this stack's tag), then pause it when `paused`."""
+        endpoint_id = _endpoint_id(inputs)
         try:
             raw = client.create(inputs["namespace"], payloads.create_payload(inputs))
-            log_line(f"{endpoint_id}: created ({raw['status']['state']})")
-        except ConflictError as conflict:
-            if not inputs["adopt"]:
-                raise EndpointsApiError(
-                    f"{endpoint_id} already exists ({conflict}). hf-endpoints never takes over an endpoint "
-                    f"silently: to manage it from this stack, set `adopt: true` under "
-                    f"endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
-                    "another name.") from None
-            raw = self._adopt(client, inputs)
-            return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
         except HfHubHTTPError as error:
-            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_http_error(error)}") \
+            raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_error(error)}") \
                 from None
+        log_line(f"{endpoint_id}: created ({raw['status']['state']})")
         if inputs["paused"]:
             try:
                 raw = client.pause(inputs["namespace"], inputs["name"])
@@ -79,33 +97,55 @@ class InferenceEndpointProvider(ConfiguredProvider):
                 # Never leave a running, billing endpoint behind that state does not know about.
                 client.delete(inputs["namespace"], inputs["name"])
                 raise EndpointsApiError(f"{endpoint_id}: created but could not be paused "
-                                        f"({describe_http_error(error)}); deleted it again") from None
-        return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
+                                        f"({describe_error(error)}); deleted it again") from None
+        return raw
 
-    def _adopt(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Take over an existing endpoint (adopt: true) and bring it to the spec."""
+    def _existing(self, client: EndpointsClient, inputs: dict[str, Any], conflict: ConflictError) -> dict[str, Any]:
+        """The name is taken (409). An endpoint carrying this stack's marker is ours: a create that landed before a
+        crash (killed `pulumi up`, lost answer), so it is taken back with no flag; anyone else's only with `adopt`.
+        Either way it is then brought to the spec."""
         endpoint_id = _endpoint_id(inputs)
         raw = client.get(inputs["namespace"], inputs["name"])
         if raw is None:
             raise EndpointsApiError(f"{endpoint_id} answered 409 but cannot be read; try again")
+        owned = payloads.is_owned(raw, inputs)
+        if not owned and not inputs["adopt"]:
+            marker = fields.owner_tag(inputs.get("stack"))
+            raise EndpointsApiError(
+                f"{endpoint_id} already exists ({conflict})"
+                + (f" and does not carry this stack's tag {marker}" if marker else "")
+                + ". hf-endpoints never takes over an endpoint silently: to manage it from this stack, set "
+                f"`adopt: true` under endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
+                "another name.")
         live = payloads.inputs_from_api(inputs, raw)
         fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
+        failed = (raw.get("status") or {}).get("state") == InferenceEndpointStatus.FAILED
+        if owned and (fixed or failed):
+            log_line(f"{endpoint_id}: taking back the endpoint this stack created before an interrupted run; it "
+                     f"{'failed' if failed else 'differs in ' + ', '.join(fixed)}, so it is deleted and created again")
+            self._delete(client, inputs, self.settings())
+            return self._post(client, inputs)
         if fixed:
             raise EndpointsApiError(
                 f"{endpoint_id} exists with different {', '.join(fixed)} (live: "
                 f"{', '.join(f'{k}={show(live.get(k))}' for k in fixed)}); these cannot change in "
                 "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
-        log_line(f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
-        return self._converge(client, live, inputs) or raw
+        log_line(f"{endpoint_id}: taking back the endpoint this stack created before an interrupted run"
+                 if owned else f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
+        return self._converge(client, live, inputs, raw) or raw
 
-    def _converge(self, client: EndpointsClient, olds: Mapping[str, Any],
-                  news: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _converge(self, client: EndpointsClient, olds: Mapping[str, Any], news: Mapping[str, Any],
+                  live_raw: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """PUT what changed and pause/resume to match `paused`; pause first, resume last, so a paused
-        endpoint never rolls out an update. Returns the last API answer (None if nothing was sent)."""
+        endpoint never rolls out an update. With the live endpoint's JSON (adopt, take back), its tags are
+        set to the inputs' (this stack's marker included). Returns the last API answer (None if nothing sent)."""
         namespace, name, raw = news["namespace"], news["name"], None
         if news["paused"] and not olds.get("paused"):
             raw = client.pause(namespace, name)
         payload = payloads.update_payload(olds, news)
+        tags = payloads.tags_to_send(live_raw, news) if live_raw is not None else None
+        if tags is not None:
+            payload["tags"] = tags
         if payload:
             raw = client.update(namespace, name, payload)
         if olds.get("paused") and not news["paused"]:
@@ -114,13 +154,20 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = spec.canonical(olds), spec.canonical(news)
-        endpoint_id, client = _endpoint_id(new), self.client()
+        endpoint_id = _endpoint_id(new)
+        with self.reported(endpoint_id, "update"):
+            raw = self._update(self.client(), old, new)
+            log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
+            return UpdateResult(payloads.outputs_from_api(new, raw))
+
+    def _update(self, client: EndpointsClient, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        endpoint_id = _endpoint_id(new)
+        gone = (f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then `pulumi up` recreates it")
         try:
             raw = self._converge(client, old, new) or client.get(new["namespace"], new["name"])
         except HfHubHTTPError as error:
             if error.response is not None and error.response.status_code == 404:
-                raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
-                                        "`pulumi up` recreates it") from None
+                raise EndpointsApiError(gone) from None
             hint = ""
             if error.response is not None and error.response.status_code == 400:
                 current = client.get(new["namespace"], new["name"])
@@ -128,38 +175,54 @@ class InferenceEndpointProvider(ConfiguredProvider):
                     hint = (" It is in state `failed`, which the API cannot update: recreate it with "
                             "`pulumi up --replace <urn>` (`pulumi stack --show-urns` lists them).")
             raise EndpointsApiError(
-                f"{endpoint_id}: the API refused the update: {describe_http_error(error)}.{hint}") from None
+                f"{endpoint_id}: the API refused the update: {describe_error(error)}.{hint}") from None
         if raw is None:
-            raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then "
-                                    "`pulumi up` recreates it")
-        log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
-        return UpdateResult(payloads.outputs_from_api(new, raw))
+            raise EndpointsApiError(gone)
+        return raw
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
-        raw = self.client().get(inputs["namespace"], inputs["name"])
-        if raw is None:
-            log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
-            return ReadResult("", {})
-        live = payloads.inputs_from_api(inputs, raw)
-        outs = payloads.outputs_from_api(live, raw)
-        # `updated_at` marks the last rollout we made, which EndpointsReady waits for: a refresh reads the
-        # live status (which moved on since create), but only an update of ours starts a new rollout.
-        outs["updated_at"] = props.get("updated_at", outs["updated_at"])
-        return ReadResult(id_, outs, inputs=live)
+        with self.reported(_endpoint_id(inputs), "read"):
+            raw = self.client().get(inputs["namespace"], inputs["name"])
+            if raw is None:
+                log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
+                return ReadResult("", {})
+            live = payloads.inputs_from_api(inputs, raw)
+            outs = payloads.outputs_from_api(live, raw)
+            # `updated_at` marks the last rollout we made, which EndpointsReady waits for: a refresh reads the
+            # live status (which moved on since create), but only an update of ours starts a new rollout.
+            outs["updated_at"] = props.get("updated_at", outs["updated_at"])
+            return ReadResult(id_, outs, inputs=live)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
-        endpoint_id, settings = _endpoint_id(inputs), self.settings()
-        client = EndpointsClient(settings)
-        client.delete(inputs["namespace"], inputs["name"])
-        deadline = time.monotonic() + settings.delete_timeout_seconds
-        while client.get(inputs["namespace"], inputs["name"]) is not None:
-            if time.monotonic() > deadline:
-                raise EndpointsApiError(f"{endpoint_id} is still visible {settings.delete_timeout_seconds:.0f}s "
-                                        "after DELETE; run `pulumi destroy` again")
-            time.sleep(settings.poll_seconds)
-        log_line(f"{endpoint_id}: deleted")
+        endpoint_id = _endpoint_id(inputs)
+        with self.reported(endpoint_id, "delete"):
+            settings = self.settings()
+            self._delete(EndpointsClient(settings), inputs, settings)
+            log_line(f"{endpoint_id}: deleted")
+
+    @staticmethod
+    def _delete(client: EndpointsClient, inputs: Mapping[str, Any], settings: Settings) -> None:
+        """DELETE, then wait until the name is gone: retries and waiting share one deadline (minutes)."""
+        namespace, name, timeout = inputs["namespace"], inputs["name"], settings.delete_timeout_seconds
+        endpoint_id = fields.endpoint_id(namespace, name)
+        deadline = time.monotonic() + timeout
+        try:
+            client.delete(namespace, name, deadline=deadline)
+            while client.get(namespace, name, deadline=deadline) is not None:
+                if time.monotonic() >= deadline:
+                    raise EndpointsApiError(
+                        f"{endpoint_id} is still visible {timeout:g}s after DELETE; run `pulumi destroy` again, or "
+                        "raise hf-endpoints:deleteTimeoutSeconds")
+                time.sleep(settings.poll_seconds)
+        except EndpointsApiError:
+            raise
+        except Exception as error:
+            retried = (f" (retried for {timeout:g}s: raise hf-endpoints:deleteTimeoutSeconds to wait longer)"
+                       if is_transient(error) else "")
+            raise EndpointsApiError(f"{endpoint_id}: delete failed ({describe_error(error)}); it may still exist: "
+                                    f"run `pulumi destroy` again{retried}") from None
 
 
 class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
@@ -181,6 +244,9 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
     def __init__(self, resource_name: str, inputs: Mapping[str, Any],
                  opts: pulumi.ResourceOptions | None = None):
         props: dict[str, Any] = dict(inputs)
+        # Marks what this stack creates. Set here, in the program: inside the provider host pulumi.get_stack() is
+        # always "stack" (the host configures placeholder settings), so the provider cannot know it.
+        props.setdefault("stack", f"{pulumi.get_project()}/{pulumi.get_stack()}")
         for key in fields.SECRET_KEYS:
             if props.get(key):
                 props[key] = pulumi.Output.secret(props[key])

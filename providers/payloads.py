@@ -16,7 +16,18 @@ from typing import Any
 from huggingface_hub import InferenceEndpointStatus
 
 from providers import catalog, spec
-from providers.fields import API_FIELDS, KEEP, NOT_IN_UPDATE, OUTPUT_FIELDS, Create, Field, Path, Shape
+from providers.fields import (
+    API_FIELDS,
+    KEEP,
+    NOT_IN_UPDATE,
+    OUTPUT_FIELDS,
+    TAGS,
+    Create,
+    Field,
+    Path,
+    Shape,
+    owner_tag,
+)
 
 DASHBOARD_URL = "https://endpoints.huggingface.co/{namespace}/endpoints/{name}"
 
@@ -103,6 +114,22 @@ def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str
         if changed & keys:
             _put(payload, path, shape.build(new))
     return payload
+
+
+def is_owned(raw: Mapping[str, Any], inputs: Mapping[str, Any]) -> bool:
+    """Whether a live endpoint carries this stack's marker tag: created by this stack (a create that landed before a
+    crash), not by anyone else."""
+    marker = owner_tag(inputs.get("stack"))
+    return marker is not None and marker in (raw.get("tags") or [])
+
+
+def tags_to_send(raw: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str] | None:
+    """The whole `tags` list when the live one differs from what the inputs want (e.g. an adopted endpoint without
+    this stack's marker, or with another stack's), else None."""
+    wanted = TAGS.build(inputs)
+    if wanted is None or sorted(raw.get("tags") or []) == sorted(wanted):
+        return None
+    return wanted
 
 
 def price_per_hour(inputs: Mapping[str, Any]) -> float | None:

@@ -5,12 +5,14 @@ Usage::
     python -m providers.promote dev prod [--check] [--allow-unpinned] [--dir DIR]
 
 For every endpoint present in both ``Pulumi.<source>.yaml`` and ``Pulumi.<target>.yaml``, the model-defining
-keys (``MODEL_KEYS``) are made equal in the target to their value in the source. A source value counts
-whether it is set on the endpoint or through ``hf-endpoints:defaults``. In the target, a differing value is
-written into the endpoint's own mapping; a model key the source does not set is removed from the target's
-endpoint mapping. Everything else in the target (hardware, scaling, type, secrets, other keys, comments,
-key order, quoting) is kept. Nested mappings (``env``, ``custom_image``, ``smoke_test``) are updated key by
-key, so unchanged lines and their comments stay as they are.
+keys (``MODEL_KEYS``) are made equal in the target to their value in the source. A source value counts whether
+it is set on the endpoint or through ``hf-endpoints:defaults``. In the target, a differing value is written into
+the endpoint's own mapping (a key it does not have yet goes right after the model key before it, so the first
+promotion into prod, which ships without a revision, writes ``revision`` under ``repository``); a model key the
+source does not set is removed from the target's endpoint mapping. Everything else in the target (hardware,
+scaling, type, secrets, other keys, comments, key order, quoting) is kept. Nested mappings (``env``,
+``custom_image``, ``smoke_test``) are updated key by key, so unchanged lines and their comments stay as they
+are.
 
 Decisions:
 
@@ -135,7 +137,7 @@ def plan_promotion(
         src = effective_endpoint(src_defaults, src_eps[name])
         tgt = effective_endpoint(tgt_defaults, tgt_eps[name])
         revision = src.get("revision", UNSET)
-        if not allow_unpinned and not (isinstance(revision, str) and PINNED_REVISION_RE.match(revision)):
+        if not allow_unpinned and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
             got = "unset, i.e. the latest commit" if revision is UNSET else json.dumps(to_plain(revision))
             unpinned.append(name)
             errors.append(
@@ -232,7 +234,28 @@ def apply_changes(target_doc: Mapping[str, Any], changes: Iterable[Change], sour
             _delete(endpoint, change.key)
         else:
             styled = effective_endpoint(src_defaults, src_eps[change.endpoint])[change.key]
-            _assign(endpoint, change.key, styled)
+            if change.key in endpoint:
+                _assign(endpoint, change.key, styled)
+            else:
+                _insert(endpoint, change.key, styled)
+
+
+def _insert(mapping: CommentedMap, key: str, value: Any) -> None:
+    """Add a model key the target does not have yet right after the nearest model key before it (`revision` under
+    `repository`); the comment lines that followed that key move below the new one, since they introduce what
+    comes next. Without such a key the new one is appended to the endpoint."""
+    earlier = [k for k in MODEL_KEYS[: MODEL_KEYS.index(key)] if k in mapping]
+    if not earlier:
+        _assign(mapping, key, value)
+        return
+    anchor = earlier[-1]
+    anchor_value = mapping[anchor]
+    if isinstance(anchor_value, CommentedMap | CommentedSeq) and len(anchor_value):
+        trailing = _take_trailing(anchor_value)
+    else:
+        trailing = _take_trailing_of(mapping, anchor)
+    mapping.insert(list(mapping).index(anchor) + 1, key, _fresh(value))
+    _give_after(mapping, key, trailing)
 
 
 def _assign(mapping: CommentedMap, key: Any, value: Any) -> None:

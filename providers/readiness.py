@@ -3,7 +3,8 @@
 An endpoint is ready when `running` with its health route answering 200 and its smoke test (if any)
 matching; `scaledToZero` counts when `min_replica` is 0 (it is not probed: a probe would wake it and bill);
 `paused` counts when `paused` is set. `failed`/`updateFailed` fail at once, naming the endpoint and the
-server's message. Progress: a line per endpoint when its state changes and every 30 s.
+server's message, followed by the last lines of its container log (secrets masked: `failure_logs`).
+Progress: a line per endpoint when its state changes and every 30 s.
 
 `classify` (pure) gives the verdict on one endpoint's live view; `wait_until_ready` does the polling.
 """
@@ -19,15 +20,16 @@ from typing import Any
 
 from huggingface_hub import InferenceEndpointStatus
 
+from providers import failure_logs
 from providers.base import log_line
-from providers.client import EndpointsClient, describe_http_error
+from providers.client import EndpointError, EndpointsClient, describe_error
 from providers.fields import endpoint_id
 
 PROGRESS_EVERY_SECONDS = 30.0
 READY, PROBE, WAIT, FAILED = "ready", "probe", "wait", "failed"
 
 
-class EndpointNotReadyError(Exception):
+class EndpointNotReadyError(EndpointError):
     """An endpoint failed, or did not become ready before the deadline."""
 
 
@@ -97,8 +99,10 @@ def wait_until_ready(
     log: Callable[[str], None] = log_line,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    secrets: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Block until every target is ready; return the last raw API view of each, keyed by endpoint_id."""
+    """Block until every target is ready; return the last raw API view of each, keyed by endpoint_id. A
+    failed endpoint fails with the tail of its container log, `secrets` masked."""
     start = clock()
     progress = {target.endpoint_id: _Progress() for target in targets}
     namespaces = sorted({target.namespace for target in targets})
@@ -123,7 +127,8 @@ def wait_until_ready(
                 verdict, message = classify(raw, min_replica=target.min_replica, paused=target.paused)
                 _report(progress[target.endpoint_id], target, raw, message, elapsed, clock(), log)
                 if verdict == FAILED:
-                    raise EndpointNotReadyError(f"{target.endpoint_id} {message}")
+                    raise EndpointNotReadyError(failure_logs.mask(
+                        f"{target.endpoint_id} {message}{_container_log(client, target, secrets)}", secrets))
                 if verdict == READY:
                     _finish(progress[target.endpoint_id], raw, target, message, elapsed, log)
                 elif verdict == PROBE:
@@ -146,6 +151,15 @@ def wait_until_ready(
                     "check their logs in the dashboard, then run `pulumi up` again to keep waiting, or "
                     "raise hf-endpoints:readyTimeoutSeconds")
             sleep(poll_seconds)
+
+
+def _container_log(client: EndpointsClient, target: Target, secrets: Sequence[str]) -> str:
+    """The failed endpoint's last log lines, or one line saying why they could not be read."""
+    try:
+        log = client.logs(target.namespace, target.name, tail=failure_logs.LOG_TAIL)
+    except Exception as error:  # the failure is reported either way; the log only explains it
+        return failure_logs.unreadable(describe_error(error), secrets)
+    return failure_logs.log_section(log, secrets)
 
 
 def _report(progress: _Progress, target: Target, raw: Mapping[str, Any], message: str, elapsed: float,
@@ -180,7 +194,7 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
         text = client.generate(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)),
                                authenticated=authenticated)
     except Exception as error:  # the model may still be warming up: try again next tick
-        return False, f"smoke test call failed ({describe_http_error(error)})"
+        return False, f"smoke test call failed ({describe_error(error)})"
     if not smoke_test_passes(smoke.get("expect", r"\S"), text):
         raise EndpointNotReadyError(
             f"{target.endpoint_id} smoke test failed: the reply {text[:200]!r} does not match "

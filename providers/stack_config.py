@@ -1,37 +1,224 @@
-"""The stack's config as the program reads it: each endpoint's inputs, and what the stack costs per hour.
+"""The stack's config as the program reads it: each endpoint's inputs, the stack's settings, what it costs per hour.
 
-No I/O: `__main__.py` hands in what `pulumi.Config` read.
+Why here and not in `check`: some mistakes exist only in the YAML the program reads. The provider host drops null
+values before `check` (`secrets: {API_KEY: }` would deploy without the secret), a typo in `hf-endpoints:defaults`
+would reach `check` merged into every endpoint (and be named there as `endpoints.<name>.<typo>`), and a mistyped
+setting (`hf-endpoints:endpoint`) reaches no resource at all. `read` refuses all of these before anything is
+registered, with one line per problem: `<config key>: <value> <problem>; <fix>` (secret values redacted).
+
+No I/O: `__main__.py` hands in the raw config (keys `hf-endpoints:<key>`, values as text, structured ones as JSON
+text, as the engine passes them).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from providers.budget import check_budget
+from providers.fields import INPUT_KEYS
+from providers.stack_files import PINNED_REVISION_RE
+from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, unknown_key_fix
 from providers.values import show
 
+PREFIX = "hf-endpoints:"
+SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTimeoutSeconds", "deleteTimeoutSeconds",
+            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd")
+"""Every `hf-endpoints:` setting; anything else under that prefix is a typo."""
+SET_BY_THE_PROGRAM = ("name", "namespace", "stack")
+"""Inputs the program sets (the entry's key, hf-endpoints:namespace, this stack), never the YAML."""
+NAMESPACE_FIX = "set your Hugging Face user or organization: `pulumi config set hf-endpoints:namespace <name>`"
+ENDPOINTS_FIX = "map each endpoint name to its settings under hf-endpoints:endpoints"
+NULL_PROBLEM = "has no value, and Pulumi drops it before check (the endpoint would deploy without it)"
+NULL_FIX = 'give it a value (an empty string is "") or remove the line'
 
-def stack_endpoints(namespace: str, endpoints: Any, defaults: Any = None) -> dict[str, dict[str, Any]]:
+
+class StackConfigError(ValueError):
+    """Everything wrong with the stack's config, one line per problem; raised before anything is registered."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    namespace: str
+    endpoints: dict[str, dict[str, Any]]
+    """endpoint name -> its inputs: defaults merged under the entry, plus `name` and `namespace`."""
+    ready_timeout_seconds: int | None
+
+
+def read(config: Mapping[str, Any]) -> StackConfig:
+    """The stack from its raw config, or StackConfigError with every problem at once."""
+    settings = {key[len(PREFIX):]: value for key, value in config.items() if key.startswith(PREFIX)}
+    problems = [_unknown_setting(key) for key in settings if key not in SETTINGS]
+    ready = _seconds(settings, "readyTimeoutSeconds", 1800, problems)
+    _seconds(settings, "deleteTimeoutSeconds", 300, problems)
+    _seconds(settings, "pollSeconds", 1, problems, whole=False)
+    pinned = _boolean(settings, "requirePinnedRevision", problems)
+    api_url = settings.get("apiUrl")
+    if api_url is not None and not re.fullmatch(r"https?://\S+", str(api_url)):
+        problems.append(f"{PREFIX}apiUrl: {show(api_url)} is not an http(s) URL; e.g. "
+                        "https://api.endpoints.huggingface.cloud/v2")
+    hub_url = settings.get("hubUrl")
+    if hub_url not in (None, "") and not re.fullmatch(r"https?://\S+", str(hub_url)):
+        problems.append(f"{PREFIX}hubUrl: {show(hub_url)} is not an http(s) URL; e.g. https://huggingface.co, or "
+                        "remove it for the public Hub")
+    endpoints = _structured(settings.get("endpoints"))
+    if "endpoints" not in settings:
+        problems.append(f"{PREFIX}endpoints: missing; {ENDPOINTS_FIX}")
+    specs = {}
+    try:
+        specs = stack_endpoints(settings.get("namespace"), endpoints, _structured(settings.get("defaults")),
+                                require_pinned_revision=bool(pinned))
+    except StackConfigError as error:
+        problems.extend(error.problems if "endpoints" in settings else
+                        [p for p in error.problems if not p.startswith(f"{PREFIX}endpoints:")])
+    if not problems:
+        try:
+            check_budget(settings.get("maxHourlyUsd"), specs)
+        except ValueError as error:
+            problems.append(str(error))
+    if problems:
+        raise StackConfigError(problems)
+    return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready)
+
+
+def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
+                    require_pinned_revision: bool = False) -> dict[str, dict[str, Any]]:
     """Each endpoint's inputs from the stack config: `hf-endpoints:defaults` merged under every
-    `hf-endpoints:endpoints.<name>` mapping (the endpoint's own keys win), plus `name` and `namespace`."""
+    `hf-endpoints:endpoints.<name>` mapping (the endpoint's own keys win, whole values; a top-level null unsets a
+    default), plus `name` and `namespace`. Raises StackConfigError with every problem."""
+    problems = _namespace(namespace)
+    if defaults is None:
+        defaults = {}
+    elif not isinstance(defaults, Mapping):
+        problems.append(f"{PREFIX}defaults: {show(defaults)} is not a mapping; write endpoint settings shared by "
+                        "every endpoint (vendor, region, ...)")
+        defaults = {}
+    else:
+        problems.extend(_mapping_problems("defaults", defaults))
+        for key in defaults:
+            if key not in INPUT_KEYS:
+                problems.append(f"{PREFIX}defaults.{key}: {show(defaults[key], str(key))} is not an endpoint key; "
+                                f"{unknown_key_fix(str(key))}")
     if not isinstance(endpoints, Mapping):
-        raise ValueError(f"hf-endpoints:endpoints must map endpoint names to settings, got {show(endpoints)}")
-    if defaults is not None and not isinstance(defaults, Mapping):
-        raise ValueError(f"hf-endpoints:defaults must be a mapping of settings, got {show(defaults)}")
+        problems.append(f"{PREFIX}endpoints: {show(endpoints)} is not a mapping; {ENDPOINTS_FIX}")
+        endpoints = {}
     result = {}
     for name, mapping in endpoints.items():
+        where = f"endpoints.{name}"
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            problems.append(f"{PREFIX}{where}: {show(name)} is not a valid endpoint name; use at most 32 lowercase "
+                            "letters, digits and '-', starting and ending with a letter or digit")
         if not isinstance(mapping, Mapping):
-            raise ValueError(f"hf-endpoints:endpoints.{name} must be a mapping of settings (repository, "
-                             f"instance_type, ...), got {show(mapping)}")
-        for key in ("name", "namespace"):
-            if key in mapping:
-                raise ValueError(f"hf-endpoints:endpoints.{name}.{key} is not allowed: the name is the key "
-                                 "under hf-endpoints:endpoints and the namespace is hf-endpoints:namespace")
-        result[name] = {**(defaults or {}), **mapping, "name": name, "namespace": namespace}
+            problems.append(f"{PREFIX}{where}: {show(mapping)} is not a mapping; give the endpoint its settings "
+                            "(repository, instance_type, ...)")
+            continue
+        problems.extend(_mapping_problems(where, mapping))
+        inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
+        revision = inputs.get("revision")
+        if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
+            problems.append(
+                f"{PREFIX}{where}.revision: {'missing' if revision is None else show(revision)} is not a pinned "
+                f"commit (40 lowercase hex digits), and this stack sets {PREFIX}requirePinnedRevision; promote a "
+                "tested commit from dev first: pin it in Pulumi.dev.yaml, `pulumi up --stack dev`, then "
+                "`python -m providers.promote dev prod`")
+        result[name] = inputs
+    if problems:
+        raise StackConfigError(problems)
     return result
 
 
-def hourly_cost_at_min_replicas(outputs: list[Mapping[str, Any]]) -> float:
-    """USD per hour with every endpoint at `min_replica` (paused endpoints cost nothing)."""
-    return round(sum((o.get("price_per_hour") or 0.0) * int(o.get("min_replica") or 0)
-                     for o in outputs if not o.get("paused")), 4)
+def _namespace(namespace: Any) -> list[str]:
+    if namespace is None:
+        return [f"{PREFIX}namespace: missing; {NAMESPACE_FIX}"]
+    if not isinstance(namespace, str) or not namespace.strip():
+        return [f"{PREFIX}namespace: {show(namespace)} is empty; {NAMESPACE_FIX}"]
+    if not NAMESPACE_PATTERN.fullmatch(namespace):
+        return [f"{PREFIX}namespace: {show(namespace)} is not a valid user or organization name; {NAMESPACE_FIX}"]
+    return []
+
+
+def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
+    """Keys the program sets, and null values below the top level (a top-level null unsets a default)."""
+    problems = [f"{PREFIX}{where}.{key}: {show(mapping[key])} is not allowed; the name is the key under "
+                f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
+                for key in SET_BY_THE_PROGRAM if key in mapping]
+    for key, value in mapping.items():
+        problems.extend(_nulls(f"{where}.{key}", value))
+    return problems
+
+
+def _nulls(path: str, value: Any) -> list[str]:
+    """A problem per null inside a mapping or list value: the host would drop it silently."""
+    items = (value.items() if isinstance(value, Mapping) else
+             ((f"[{index}]", item) for index, item in enumerate(value)) if isinstance(value, list) else ())
+    problems = []
+    for key, item in items:
+        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}"
+        if item is None:
+            secret = "secrets" in inner.split(".")[:-1]
+            fix = (f"set it with `pulumi config set --secret --path '{PREFIX}{inner}' <value>`, or remove the line"
+                   if secret else NULL_FIX)
+            problems.append(f"{PREFIX}{inner}: null {NULL_PROBLEM}; {fix}")
+        else:
+            problems.extend(_nulls(inner, item))
+    return problems
+
+
+def _unknown_setting(key: str) -> str:
+    close = difflib.get_close_matches(key, SETTINGS, n=1, cutoff=0.6)
+    fix = f"did you mean `{PREFIX}{close[0]}`?" if close else f"remove it (settings: {', '.join(SETTINGS)})"
+    return f"{PREFIX}{key} is not a setting of hf-endpoints; {fix}"
+
+
+def _structured(value: Any) -> Any:
+    """A structured setting: the engine passes JSON text (`pulumi.Config.require_object` decodes it the same way)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _number(value: Any) -> Any:
+    """A scalar setting as written: config values arrive as text (`"300"`)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _seconds(settings: Mapping[str, Any], key: str, example: int, problems: list[str], *,
+             whole: bool = True) -> Any:
+    if key not in settings:
+        return None
+    value = _number(settings[key])
+    fix = f"e.g. `pulumi config set {PREFIX}{key} {example}`"
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and value != int(value)):
+        problems.append(f"{PREFIX}{key}: {show(value)} is not {kind} of seconds; {fix}")
+        return None
+    if not 0 < value < float("inf"):
+        problems.append(f"{PREFIX}{key}: {show(value)} is not a positive number of seconds; {fix}")
+        return None
+    return int(value) if whole else value
+
+
+def _boolean(settings: Mapping[str, Any], key: str, problems: list[str]) -> bool | None:
+    if key not in settings:
+        return None
+    value = _number(settings[key])
+    if not isinstance(value, bool):
+        problems.append(f"{PREFIX}{key}: {show(value)} is not a boolean; write true or false")
+        return None
+    return value

@@ -31,8 +31,8 @@ TOKEN_KEY = f"{PROJECT}:hfToken"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
 ENDPOINTS_KEY = f"{PROJECT}:endpoints"
 
-PINNED_REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
-"""A pinned revision is a full 40-hex commit sha."""
+PINNED_REVISION_RE = re.compile(r"[0-9a-f]{40}")
+"""A pinned revision is a full 40-hex commit sha (match it whole: `fullmatch`)."""
 
 
 class StackFileError(Exception):

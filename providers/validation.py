@@ -5,10 +5,17 @@ failure per bad key, naming `endpoints.<name>.<key>`, the bad value and the fix.
 applied, legacy names mapped, numbers cast to `int` (the engine sends every number as a float) and env
 values as strings, so that `2048` and `"2048"` never diff. No I/O (the hardware catalog is a shipped file).
 
+Hostile input never crashes it: any type in any key (a list where a scalar goes, `.inf`, NaN, a boolean for a
+number) is a failure naming the key, and a preview-time unknown (`pulumi.output.Unknown`) is left unjudged until it
+is known. Values are shown through `values.show`, which redacts anything secret-looking.
+
 Decisions (where the API contract is silent or says GUESS):
 * `type: protected` is accepted with a warning and mapped to `private`: the UI renamed "Protected" to
   "Private", and the API coerces `protected` to `private` (contract §8.1, §12).
 * Tutorial instance names (`g5.2xlarge`/`medium`, ...) map to the current pair of contract §12 with a warning.
+* `custom_image.url` must be a Docker image reference with a tag or a digest: an untagged image is whatever
+  `latest` is when a replica starts, which is not a desired state.
+* TGI's token budget rules are checked for the TGI major version the custom image's tag names (`tgi_env`).
 """
 
 from __future__ import annotations
@@ -19,26 +26,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers import catalog
-from providers.fields import DEFAULTS, INPUT_KEYS, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
-from providers.values import is_unknown, show
+from providers import catalog, tgi_env
+from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
+from providers.image_reference import parse_image_reference
+from providers.values import is_number, is_unknown, show
 
 ENDPOINT_TYPES = ("public", "authenticated", "private")
 ACCELERATORS = ("cpu", "gpu", "neuron")
 SCALING_METRICS = ("hardwareUsage", "pendingRequests")
+PERCENT_METRIC = "hardwareUsage"
 SCALE_TO_ZERO_RANGE = (15, 2880)
+# Patterns are matched whole (`fullmatch`): `$` alone would accept a trailing newline.
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 REPOSITORY_PATTERN = re.compile(r"^([A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
-ROUTE_PATH_PATTERN = re.compile(r"^/")
+ROUTE_PATH_PATTERN = re.compile(r"/\S*")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# TGI's --quantize values (text-generation-inference 3.x launcher).
-TGI_QUANTIZE = (
-    "awq", "compressed-tensors", "eetq", "exl2", "gptq", "marlin", "bitsandbytes", "bitsandbytes-nf4",
-    "bitsandbytes-fp4", "fp8",
-)
-TGI_TOKEN_LIMITS = ("MAX_INPUT_LENGTH", "MAX_INPUT_TOKENS", "MAX_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS",
-                    "MAX_BATCH_TOTAL_TOKENS")
+STACK_PATTERN = re.compile(r"[^/\s]+/[^/\s]+")
+EXAMPLE_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.1.1"
 CUSTOM_IMAGE_KEYS = ("url", "health_route", "port", "credentials")
 SMOKE_TEST_KEYS = ("prompt", "expect", "max_new_tokens")
 # Tutorial-era instance names (contract §12) -> the current (instance_type, instance_size).
@@ -51,6 +56,7 @@ LEGACY_INSTANCES: dict[tuple[str, str], tuple[str, str]] = {
     ("p4de", "2xlarge"): ("nvidia-a100", "x2"),
     ("c6i", "medium"): ("intel-spr", "x4"),
 }
+LEGACY_TYPES = frozenset(instance_type for instance_type, _ in LEGACY_INSTANCES)
 
 
 @dataclass(frozen=True)
@@ -68,25 +74,37 @@ class Checked:
     warnings: list[str]
 
 
+def _label(name: Any) -> str:
+    """`endpoints.<name>`, how every message names the endpoint (its key under hf-endpoints:endpoints)."""
+    if isinstance(name, str) and name:
+        return f"endpoints.{name}"
+    return f"endpoints.{show(name)}" if is_number(name) else "endpoints.<unnamed>"
+
+
 class _Validator:
     """Collects one failure per bad key while building the canonical inputs."""
 
     def __init__(self, raw: Mapping[str, Any]):
         self.raw = raw
-        self.label = f"endpoints.{raw.get('name') or '<unnamed>'}"
+        self.label = _label(raw.get("name"))
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.out: dict[str, Any] = {}
 
-    def fail(self, key: str, value: Any, problem: str, fix: str) -> None:
-        shown = "missing" if value is None else show(value)
+    def fail(self, key: str, value: Any, problem: str, fix: str, *, shown: str | None = None) -> None:
+        """`key` is the path under the endpoint (`env.A`); a value under a secret-looking path is redacted."""
+        if shown is None:
+            shown = "missing" if value is None else show(value, key)
         self.failures.append(Failure(key.split(".")[0], f"{self.label}.{key}: {shown} {problem}; {fix}"))
+
+    def failed(self, key: str) -> bool:
+        return any(f.reason.startswith(f"{self.label}.{key}: ") for f in self.failures)
 
     def warn(self, key: str, message: str) -> None:
         self.warnings.append(f"{self.label}.{key}: {message}")
 
     def integer(self, key: str, value: Any, low: int, high: int | None, fix: str) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if not is_number(value) or value != int(value):
             self.fail(key, value, "is not a whole number", fix)
             return None
         if value < low or (high is not None and value > high):
@@ -99,7 +117,7 @@ class _Validator:
         if not isinstance(value, str) or not value.strip():
             self.fail(key, value, "is not a non-empty string", fix)
             return None
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, value, "is not valid", fix)
             return None
         return value
@@ -113,13 +131,15 @@ class _Validator:
         ok = True
         for inner in value:
             if inner not in allowed:
+                close = difflib.get_close_matches(str(inner), allowed, n=1)
                 self.fail(f"{key}.{inner}", value[inner], f"is not a {key} key",
-                          fix_key(inner) or f"remove it ({key} takes {', '.join(allowed)})")
+                          fix_key(inner) or (f"did you mean `{close[0]}`?" if close else
+                                             f"remove it ({key} takes {', '.join(allowed)})"))
                 ok = False
         return ok
 
     def choice(self, key: str, value: Any, choices: tuple[str, ...], fix: str = "") -> str | None:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             self.fail(key, value, f"is not one of {', '.join(choices)}", fix or f"use one of {', '.join(choices)}")
             return None
         return value
@@ -142,17 +162,22 @@ def validate(raw: Mapping[str, Any]) -> Checked:
     return Checked(inputs=inputs, failures=v.failures, warnings=v.warnings)
 
 
+def unknown_key_fix(key: str) -> str:
+    """The fix for a key that is not an input key: the key it most likely meant (camelCase or a typo)."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+    close = [snake] if snake in INPUT_KEYS else difflib.get_close_matches(key, INPUT_KEYS, n=1)
+    return f"did you mean `{close[0]}`?" if close else f"remove it (known keys: {', '.join(INPUT_KEYS)})"
+
+
 def _reject_unknown_keys(v: _Validator) -> None:
     """A typo or a camelCase key fails, with the key it most likely meant."""
     for key in v.raw:
+        key = str(key)
         if key.startswith("__") or key in INPUT_KEYS:
             continue
         if key in OUTPUT_ONLY_KEYS:
             continue  # `olds` are outputs: they carry these, and they are not user input.
-        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
-        close = [snake] if snake in INPUT_KEYS else difflib.get_close_matches(key, INPUT_KEYS, n=1)
-        fix = f"did you mean `{close[0]}`?" if close else f"remove it (known keys: {', '.join(INPUT_KEYS)})"
-        v.fail(key, v.raw[key], "is not a known key", fix)
+        v.fail(key, v.raw[key], "is not a known key", unknown_key_fix(key))
 
 
 def _require(v: _Validator, values: Mapping[str, Any]) -> None:
@@ -206,10 +231,20 @@ def _accelerator(v: _Validator, key: str, value: Any) -> str | None:
 
 
 def _tags(v: _Validator, key: str, tags: Any) -> list[str] | None:
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+    """User tags; the `hf-endpoints:` prefix is reserved for the stack's marker, which is added for you."""
+    if not isinstance(tags, list) or not all(is_unknown(t) or (isinstance(t, str) and t) for t in tags):
         v.fail(key, tags, "is not a list of non-empty strings", "write tags as a YAML list of strings")
         return None
+    if any(isinstance(t, str) and t.startswith(MARKER_PREFIX) for t in tags):
+        v.fail(key, tags, f"is not a list of non-empty strings without the `{MARKER_PREFIX}` prefix",
+               f"write tags as a YAML list of strings ({MARKER_PREFIX} marks the stack's own endpoints and is added "
+               "for you)")
+        return None
     return list(tags)
+
+
+def _stack(v: _Validator, key: str, value: Any) -> str | None:
+    return v.string(key, value, "the program sets it to <project>/<stack>", STACK_PATTERN)
 
 
 def _boolean(v: _Validator, key: str, value: Any) -> bool | None:
@@ -219,32 +254,63 @@ def _boolean(v: _Validator, key: str, value: Any) -> bool | None:
     return value
 
 
+def _image_url(v: _Validator, url: Any) -> str | None:
+    """A Docker image reference with a tag or a digest; each way of getting it wrong has its own fix."""
+    key = "custom_image.url"
+    if v.string(key, url, f"give the container image, e.g. {EXAMPLE_IMAGE}") is None:
+        return None
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    reference = parse_image_reference(url)
+    if re.search(r"\s", url):
+        v.fail(key, url, "is not an image reference (it contains spaces)", f"remove the spaces, e.g. {EXAMPLE_IMAGE}")
+    elif scheme:
+        v.fail(key, url, "is not an image reference (it has a URL scheme)",
+               f"drop `{scheme.group(0)}`: {url[scheme.end():]}")
+    elif reference is None:
+        v.fail(key, url, "is not an image reference", "write [registry/]repository:tag or "
+               f"[registry/]repository@sha256:<digest>, repository in lowercase, e.g. {EXAMPLE_IMAGE}")
+    elif reference.tag is None and reference.digest is None:
+        v.fail(key, url, "has no tag or digest", f"pin one, e.g. {url}:3.1.1 (without one, a replica runs whatever "
+               "`latest` is when it starts)")
+    else:
+        return url
+    return None
+
+
+def _credentials_ok(credentials: Any) -> bool:
+    if not isinstance(credentials, Mapping) or set(credentials) - {"username", "password"}:
+        return False
+    username, password = credentials.get("username"), credentials.get("password")
+    return (is_unknown(username) or (isinstance(username, str) and bool(username))) and (
+        is_unknown(password) or isinstance(password, str))
+
+
 def _custom_image(v: _Validator, key: str, image: Any) -> dict[str, Any] | None:
     ok = v.block(key, image, CUSTOM_IMAGE_KEYS, "write custom_image with url, health_route, port",
                  {"env": "environment variables belong in `env` (the API ignores them in the image)",
                   "healthRoute": "use `health_route`"}.get)
     if not isinstance(image, Mapping):
         return None
-    url = v.string("custom_image.url", image.get("url"),
-                   "give the container image, e.g. ghcr.io/huggingface/text-generation-inference:3.1.1")
+    url = image.get("url")
+    url = url if is_unknown(url) else _image_url(v, url)
     route = image.get("health_route", "/health")
-    if not isinstance(route, str) or not route.startswith("/"):
+    if not is_unknown(route) and (not isinstance(route, str) or not route.startswith("/")):
         v.fail("custom_image.health_route", route, "is not a path", "use a path such as /health")
         ok = False
-    port = v.integer("custom_image.port", image.get("port", 80), 1, 65535, "use the container's port, e.g. 80")
+    port = image.get("port", 80)
+    if not is_unknown(port):
+        port = v.integer("custom_image.port", port, 1, 65535, "use the container's port, e.g. 80")
     credentials = image.get("credentials")
-    if credentials is not None and (
-            not isinstance(credentials, Mapping) or set(credentials) - {"username", "password"}
-            or not isinstance(credentials.get("username"), str) or not credentials.get("username")
-            or not isinstance(credentials.get("password"), str)):
-        v.fail("custom_image.credentials", "<redacted>", "is not {username, password} strings",
+    if credentials is not None and not is_unknown(credentials) and not _credentials_ok(credentials):
+        v.fail("custom_image.credentials", credentials, "is not {username, password} strings",
                "give both username and password for the registry (a password needs a username)")
         ok = False
     if not ok or url is None or port is None:
         return None
     result: dict[str, Any] = {"url": url, "health_route": route, "port": port}
     if credentials is not None:
-        result["credentials"] = {"username": credentials["username"], "password": credentials["password"]}
+        result["credentials"] = credentials if is_unknown(credentials) else {
+            "username": credentials["username"], "password": credentials["password"]}
     return result
 
 
@@ -254,67 +320,67 @@ def env_value(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
+    if is_number(value):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         return value
     return None
 
 
-def _env(v: _Validator, key: str, env: Any) -> dict[str, str] | None:
+NULL_FIX = 'give it a value (an empty string is "") or remove the line'
+
+
+def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
     if not isinstance(env, Mapping):
         v.fail(key, env, "is not a mapping", "write env as NAME: value pairs")
         return None
-    result: dict[str, str] = {}
+    result: dict[str, Any] = {}
     for name, value in env.items():
-        text = env_value(value)
-        if not isinstance(name, str) or not ENV_NAME_PATTERN.match(name):
-            v.fail(f"env.{name}", value, "has an invalid variable name", "use letters, digits and '_'")
-        elif text is None:
-            v.fail(f"env.{name}", value, "is not a scalar", "quote it as a string")
+        path = f"env.{name}"
+        if not isinstance(name, str) or not ENV_NAME_PATTERN.fullmatch(name):
+            v.fail(path, value, "has an invalid variable name", "use letters, digits and '_'")
+        elif is_unknown(value):
+            result[name] = value
+        elif value is None:
+            v.fail(path, value, "has no value", NULL_FIX, shown="null")
+        elif isinstance(value, float) and not is_number(value):
+            v.fail(path, value, "is not a finite number", "quote it as a string")
+        elif (text := env_value(value)) is None:
+            v.fail(path, value, "is not a scalar", "quote it as a string")
         else:
             result[name] = text
     _check_tgi_env(v, result)
     return dict(sorted(result.items()))
 
 
-def _check_tgi_env(v: _Validator, env: dict[str, str]) -> None:
-    """TGI launcher rules, checked here so a bad value fails in preview, not after minutes of startup."""
-    numbers: dict[str, int] = {}
-    for name in TGI_TOKEN_LIMITS:
-        if name in env:
-            if re.fullmatch(r"[0-9]+", env[name]) and int(env[name]) > 0:
-                numbers[name] = int(env[name])
-            else:
-                v.fail(f"env.{name}", env[name], "is not a positive whole number", "e.g. 2048")
-    max_input_name = "MAX_INPUT_TOKENS" if "MAX_INPUT_TOKENS" in numbers else "MAX_INPUT_LENGTH"
-    max_input = numbers.get(max_input_name)
-    total = numbers.get("MAX_TOTAL_TOKENS")
-    prefill = numbers.get("MAX_BATCH_PREFILL_TOKENS")
-    if max_input is not None and total is not None and max_input >= total:
-        v.fail(f"env.{max_input_name}", env[max_input_name], f"must be less than MAX_TOTAL_TOKENS ({total})",
-               f"lower {max_input_name} or raise MAX_TOTAL_TOKENS")
-    if max_input is not None and prefill is not None and prefill < max_input:
-        v.fail("env.MAX_BATCH_PREFILL_TOKENS", env["MAX_BATCH_PREFILL_TOKENS"],
-               f"must be at least {max_input_name} ({max_input})",
-               f"raise MAX_BATCH_PREFILL_TOKENS to {max_input} or more")
-    if "QUANTIZE" in env and env["QUANTIZE"] not in TGI_QUANTIZE:
-        v.fail("env.QUANTIZE", env["QUANTIZE"], "is not a TGI quantization", f"use one of {', '.join(TGI_QUANTIZE)}")
+def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
+    """TGI's own rules for its env (`tgi_env`), for the TGI version the custom image's tag names."""
+    image = v.raw.get("custom_image")
+    url = image.get("url") if isinstance(image, Mapping) else None
+    reference = parse_image_reference(url) if isinstance(url, str) else None
+    for problem in tgi_env.problems(env, reference):
+        if not v.failed(f"env.{problem.name}"):
+            v.fail(f"env.{problem.name}", env[problem.name], problem.problem, problem.fix)
 
 
-def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, str] | None:
-    """Like env, but a failure never shows the value."""
+def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:
+    """Like env, but values must be non-empty strings (set with `pulumi config set --secret`), and a failure never
+    shows one (the path `secrets.*` is redacted)."""
     if not isinstance(secrets, Mapping):
-        v.fail(key, "<redacted>", "is not a mapping", "write secrets as NAME: value pairs")
+        v.fail(key, secrets, "is not a mapping", "write secrets as NAME: value pairs")
         return None
-    result: dict[str, str] = {}
+    result: dict[str, Any] = {}
     for name, value in secrets.items():
-        text = env_value(value)
-        if not isinstance(name, str) or not ENV_NAME_PATTERN.match(name) or text is None:
-            v.fail(f"secrets.{name}", "<redacted>", "is not a NAME: string pair",
-                   "use a variable name and a string value (set it with `pulumi config set --secret --path`)")
+        path = f"secrets.{name}"
+        if not isinstance(name, str) or not ENV_NAME_PATTERN.fullmatch(name):
+            v.fail(path, value, "has an invalid variable name", "use letters, digits and '_'")
+        elif is_unknown(value):
+            result[name] = value
+        elif not isinstance(value, str) or not value:
+            v.fail(path, value, "is not a non-empty string", "quote the value (set it with `pulumi config set "
+                   f"--secret --path 'hf-endpoints:{v.label}.{path}' <value>`)")
         else:
-            result[name] = text
+            result[name] = value
     return dict(sorted(result.items()))
 
 
@@ -322,14 +388,19 @@ def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
     ok = v.block(key, smoke, SMOKE_TEST_KEYS, "give smoke_test a prompt (and optionally expect)")
     if not isinstance(smoke, Mapping):
         return None
-    prompt = v.string("smoke_test.prompt", smoke.get("prompt"), "give a prompt the model must answer")
+    prompt = smoke.get("prompt")
+    if not is_unknown(prompt):
+        prompt = v.string("smoke_test.prompt", prompt, "give a prompt the model must answer")
     expect = smoke.get("expect", r"\S")
-    try:
-        re.compile(expect)
-    except (re.error, TypeError) as error:
-        v.fail("smoke_test.expect", expect, f"is not a regular expression ({error})", "fix the pattern")
-        ok = False
-    tokens = v.integer("smoke_test.max_new_tokens", smoke.get("max_new_tokens", 20), 1, 4096, "e.g. 20")
+    if not is_unknown(expect):
+        try:
+            re.compile(expect)
+        except (re.error, TypeError) as error:
+            v.fail("smoke_test.expect", expect, f"is not a regular expression ({error})", "fix the pattern")
+            ok = False
+    tokens = smoke.get("max_new_tokens", 20)
+    if not is_unknown(tokens):
+        tokens = v.integer("smoke_test.max_new_tokens", tokens, 1, 4096, "e.g. 20")
     if not ok or prompt is None or tokens is None:
         return None
     return {"prompt": prompt, "expect": expect, "max_new_tokens": tokens}
@@ -348,7 +419,7 @@ def _identity(v: _Validator, known: Mapping[str, Any]) -> None:
     for key, (check, fix) in IDENTITY.items():
         if key in known:
             v.out[key] = check(v, key, known[key])
-        else:
+        elif not is_unknown(v.raw.get(key)):
             v.fail(key, None, "is required", fix)
 
 
@@ -366,12 +437,13 @@ def _hardware(v: _Validator, known: Mapping[str, Any]) -> None:
     out = v.out
     vendor, region = known.get("vendor"), known.get("region")
     instance_type, instance_size = known.get("instance_type"), known.get("instance_size")
-    if (instance_type, instance_size) in LEGACY_INSTANCES:
+    legacy = isinstance(instance_type, str) and instance_type in LEGACY_TYPES
+    if legacy and isinstance(instance_size, str) and (instance_type, instance_size) in LEGACY_INSTANCES:
         new_type, new_size = LEGACY_INSTANCES[(instance_type, instance_size)]
         v.warn("instance_type", f"the tutorial name {instance_type}/{instance_size} is retired; mapped to "
                f"instance_type: {new_type}, instance_size: {new_size}. Write those to silence this warning.")
         instance_type, instance_size = new_type, new_size
-    elif instance_type in {old_type for old_type, _ in LEGACY_INSTANCES}:
+    elif legacy:
         pairs = ", ".join(f"{t}/{s}" for t, s in LEGACY_INSTANCES if t == instance_type)
         v.fail("instance_size", instance_size, f"is not a known size for the retired type {instance_type}",
                f"use the current names (e.g. nvidia-a10g/x1); known retired pairs: {pairs}")
@@ -390,10 +462,10 @@ def _hardware(v: _Validator, known: Mapping[str, Any]) -> None:
         if value is not None and v.string(key, value, f"set `{key}`, e.g. nvidia-a10g / x1") is not None:
             out[key] = value
     accelerator = out.get("accelerator")
-    if None in (vendor, region, accelerator, instance_type, instance_size) or (v.failures and any(
-        f.key in ("instance_type", "instance_size") for f in v.failures
-    )):
-        return
+    placement = (vendor, region, accelerator, instance_type, instance_size)
+    if not all(isinstance(part, str) for part in placement) or any(
+            f.key in ("instance_type", "instance_size") for f in v.failures):
+        return  # something is unset, unknown until apply, or already reported
     compute = catalog.find_compute(vendor, region, accelerator, instance_type, instance_size)
     offers = ", ".join(catalog.offers(vendor, region, accelerator)) or "none"
     if compute is None:
@@ -415,14 +487,14 @@ def _scaling(v: _Validator, known: Mapping[str, Any]) -> None:
         out["max_replica"] = v.integer("max_replica", known["max_replica"], 1, None,
                                        "set max_replica to 1 or more")
     low = out.get("min_replica", DEFAULTS["min_replica"])
-    high = out.get("max_replica", DEFAULTS["max_replica"])
-    if low is not None and high is not None and low > high:
+    high = out.get("max_replica", DEFAULTS["max_replica"])  # each an int, None (reported) or unknown (preview)
+    if isinstance(low, int) and isinstance(high, int) and low > high:
         v.fail("min_replica", low, f"is greater than max_replica ({high})",
                "lower min_replica or raise max_replica")
     if "scale_to_zero_timeout" in known:
         timeout = v.integer("scale_to_zero_timeout", known["scale_to_zero_timeout"], *SCALE_TO_ZERO_RANGE,
                             "give the idle time in minutes, 15 to 2880")
-        if timeout is not None and low != 0:
+        if timeout is not None and isinstance(low, int) and low != 0:
             v.fail("scale_to_zero_timeout", timeout, f"needs min_replica 0 (it is {show(low)})",
                    "set min_replica: 0, or remove scale_to_zero_timeout")
             timeout = None
@@ -431,12 +503,15 @@ def _scaling(v: _Validator, known: Mapping[str, Any]) -> None:
         out["scaling_metric"] = v.choice("scaling_metric", known["scaling_metric"], SCALING_METRICS)
     if "scaling_threshold" in known:
         threshold = known["scaling_threshold"]
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
-            v.fail("scaling_threshold", threshold, "is not a positive number",
+        if not is_number(threshold) or threshold <= 0:
+            v.fail("scaling_threshold", threshold, "is not a positive finite number",
                    "e.g. 80 (% hardware usage) or 1.5 (pending requests per replica)")
-        elif "scaling_metric" not in known:
+        elif v.raw.get("scaling_metric") is None:
             v.fail("scaling_threshold", threshold, "has no scaling_metric",
                    "set scaling_metric: hardwareUsage or pendingRequests")
+        elif known.get("scaling_metric") == PERCENT_METRIC and threshold > 100:
+            v.fail("scaling_threshold", threshold, "is not a percentage",
+                   f"{PERCENT_METRIC} is the share of hardware in use: give more than 0 and at most 100, e.g. 80")
         else:
             out["scaling_threshold"] = int(threshold) if threshold == int(threshold) else float(threshold)
 
@@ -449,5 +524,5 @@ STEPS: tuple[Step, ...] = (
     _hardware,  # after accelerator: the catalog is searched with it
     _scaling,
     _each({"custom_image": _custom_image, "env": _env, "secrets": _secrets, "tags": _tags,
-           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test}),
+           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test, "stack": _stack}),
 )

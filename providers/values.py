@@ -1,12 +1,19 @@
-"""How values look to the provider: unknowns during preview, and values shown as the user wrote them.
+"""How values look to the provider: unknowns during preview, and values shown as the user wrote them, secrets never.
 
 Small helpers shared by validation, diff, the resources and the stack config; they sit below all of them, so
 nothing imports in a circle. No I/O.
+
+Why redaction lives here: every message about a value goes through `show`, so a value under a key that looks like
+it holds a secret (`secret`, `Secrets`, `HF_TOKEN`, `apiKey`, `credential`, ... anywhere in the key's path, e.g.
+`secrets.API_KEY`, `custom_image.credentials`) or a string shaped like a token is shown as `<redacted>`, whatever the
+failure (a typo'd key, a wrong type, an unknown key).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,9 +37,54 @@ def _as_written(value: Any) -> Any:
     return value
 
 
-def show(value: Any) -> str:
-    """A value as the user wrote it in YAML/JSON terms (`"abc"`, `5`, `true`), for messages."""
+REDACTED = "<redacted>"
+# Words of a key that say it holds a secret. `tokens` is not one: MAX_TOTAL_TOKENS is a TGI budget, not a secret.
+SECRET_WORDS = frozenset({
+    "secret", "secrets", "token", "password", "passwords", "passwd", "pwd", "passphrase", "credential",
+    "credentials", "apikey", "auth", "authorization", "cookie",
+})
+_WORD_BOUNDARY = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Strings shaped like a Hugging Face token or a vendor API key are secrets wherever they appear.
+TOKEN_SHAPED = re.compile(r"hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}")
+
+
+def is_secret_key(key: Any) -> bool:
+    """Whether a key's name says it holds a secret (`HF_TOKEN`, `apiKey`, `Secrets`), case-insensitive; a key
+    ending in `key` (`API_KEY`, `private_key`) counts too."""
+    words = [word.lower() for word in _WORD_BOUNDARY.split(str(key)) if word]
+    return bool(words) and (words[-1] == "key" or any(word in SECRET_WORDS for word in words))
+
+
+def is_secret_path(path: str) -> bool:
+    """Whether any part of a dotted key path (`secrets.API_KEY`, `custom_image.credentials`) is secret-looking."""
+    return any(is_secret_key(part) for part in path.split("."))
+
+
+def redacted(value: Any) -> Any:
+    """A copy of `value` with every value under a secret-looking key, and every token-shaped string, redacted."""
+    if isinstance(value, Mapping):
+        return {key: REDACTED if is_secret_key(key) else redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(item) for item in value]
+    if isinstance(value, str) and TOKEN_SHAPED.search(value):
+        return REDACTED
+    return value
+
+
+def show(value: Any, path: str = "") -> str:
+    """A value as the user wrote it in YAML/JSON terms (`"abc"`, `5`, `true`, `Infinity`), for messages; a value at
+    a secret-looking `path` (or a token-shaped one) is `<redacted>`, and so is anything secret inside it."""
+    if is_secret_path(path):
+        return REDACTED
+    value = redacted(value)
+    if value == REDACTED:
+        return REDACTED
     try:
         return json.dumps(_as_written(value), sort_keys=True)
-    except TypeError:
+    except (TypeError, ValueError):
         return repr(value)
+
+
+def is_number(value: Any) -> bool:
+    """A real, finite number: not a boolean, not infinity, not NaN."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

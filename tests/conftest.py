@@ -6,13 +6,24 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
     os.environ.pop(_var, None)
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
 
 from emulator.process import EmulatorProcess  # noqa: E402
-from tests import pulumi_cli  # noqa: E402
+from tests import pulumi_cli  # noqa: E402  (it keeps the user's cache settings for the pinned CLI)
 
+# Model facts that check reads from a Hub are cached on disk: the test run's processes use a scratch cache,
+# never the user's (a test that counts Hub calls gives its own).
+os.environ["HF_ENDPOINTS_CACHE"] = tempfile.mkdtemp(prefix="hf-endpoints-test-cache-")
+atexit.register(shutil.rmtree, os.environ["HF_ENDPOINTS_CACHE"], True)
+
+# A fixed seed: the fault-injection tests see the same fault sequence on every run (`reset()` re-seeds it).
 EMULATOR_FAST_ARGS = [
     "--startup-seconds", "0.3", "--update-seconds", "0.2", "--delete-seconds", "0.2", "--time-scale", "0.05",
+    "--seed", "20260901",
 ]
 
 
@@ -20,7 +31,15 @@ EMULATOR_FAST_ARGS = [
 def emulator_process():
     """One emulator process for the whole run, with fast timings."""
     with EmulatorProcess(EMULATOR_FAST_ARGS) as emu:
+        # Provider hosts started by tests read model facts from its Hub routes unless their config says
+        # otherwise (hf-endpoints:hubUrl), never from the public Hub. This process read HF_ENDPOINT at import.
+        previous = os.environ.get("HF_ENDPOINT")
+        os.environ["HF_ENDPOINT"] = emu.base_url
         yield emu
+        if previous is None:
+            os.environ.pop("HF_ENDPOINT", None)
+        else:
+            os.environ["HF_ENDPOINT"] = previous
 
 
 @pytest.fixture

@@ -36,8 +36,10 @@ def endpoint_hosts(**env: str) -> HostFactory:
 
 
 def emulator_config(emulator: Any, token: str | None = None) -> dict[str, object]:
-    """The stack config of a stack pointed at the emulator; the token is a secret config value."""
-    return {"hf-endpoints:apiUrl": emulator.api_url, TOKEN_KEY: token or emulator.token}
+    """The stack config of a stack pointed at the emulator: its Endpoints API, and its Hub routes (where check
+    reads model facts); the token is a secret config value."""
+    return {"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hubUrl": emulator.base_url,
+            TOKEN_KEY: token or emulator.token}
 
 
 def endpoints_program(namespace: str, endpoints: Mapping[str, Mapping[str, Any]], wait: bool = True,

@@ -27,10 +27,17 @@ PASSPHRASE = "hf-endpoints-test-passphrase"
 CLI_MISSING = "the Pulumi CLI is not available: run ./scripts/pulumi --install-only (it needs Go or network)"
 
 
+# The user's cache settings as the test run found them: the pinned CLI lives in that cache, while the tests'
+# own processes get a scratch HF_ENDPOINTS_CACHE for model facts (tests/conftest.py).
+CLI_CACHE_ENV = {key: os.environ.get(key) for key in ("HF_ENDPOINTS_CACHE", "XDG_CACHE_HOME")}
+
+
 @functools.cache
 def install() -> Path | None:
     """The pinned CLI's directory (pulumi and its plugins), or None when it cannot be had here."""
-    done = subprocess.run([REPO / "scripts" / "pulumi", "--install-only"], capture_output=True, text=True)
+    env = {key: value for key, value in os.environ.items() if key not in CLI_CACHE_ENV}
+    env.update({key: value for key, value in CLI_CACHE_ENV.items() if value is not None})
+    done = subprocess.run([REPO / "scripts" / "pulumi", "--install-only"], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         return None
     return Path(done.stdout.strip().splitlines()[-1]).parent
@@ -86,6 +93,7 @@ class PulumiProject:
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_ENDPOINTS_POLL_SECONDS": "0.1",
             "HF_TOKEN": emulator.token,
+            "HF_ENDPOINTS_CACHE": str(root / ".cache"),  # model facts: each project starts with none cached
         }
 
     # --- stack files -----------------------------------------------------------------------------------
@@ -116,6 +124,7 @@ class PulumiProject:
     def point_at_emulator(self, stack: str | None = None) -> None:
         config = self.stack_config(stack)
         config["hf-endpoints:apiUrl"] = self.emulator.api_url
+        config["hf-endpoints:hubUrl"] = self.emulator.base_url  # check reads model facts from its Hub routes
         config["hf-endpoints:namespace"] = "local"
         config["hf-endpoints:readyTimeoutSeconds"] = 120
         self.write_stack(config, stack)

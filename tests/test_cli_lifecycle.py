@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import pytest
 
+from emulator.hub import builtin_sha
 from tests.pulumi_cli import PulumiProject
 
 pytestmark = pytest.mark.cli
@@ -20,6 +22,7 @@ NS = "local"
 NAME = "jais-13b-chat"
 URN_ENDPOINT = f"urn:pulumi:local::hf-endpoints::pulumi-python:dynamic/hf:InferenceEndpoint::{NAME}"
 WRITES = ("POST", "PUT", "DELETE")
+HUB_SHA = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the emulator Hub's commit of the stack's model
 
 
 def api_calls(emulator, methods=("GET", *WRITES)) -> list[tuple[str, str]]:
@@ -62,8 +65,22 @@ def deployed(project, emulator) -> PulumiProject:
     return project
 
 
+def hub_calls(emulator) -> list[tuple[str, str]]:
+    """Calls to the emulator's Hub routes (check reads the model's facts there), not to the Endpoints API."""
+    return [(c["method"], c["path"]) for c in emulator.calls() if not c["path"].startswith("/v2/")]
+
+
 def test_preview_of_a_new_stack_shows_creates_and_calls_nothing(project, emulator):
-    """A preview makes zero API calls and shows what up would create."""
+    """A preview makes zero Endpoints API calls and shows what up would create. check reads the model's facts
+    from the Hub once (model info, config.json); a second preview reads them from the disk cache: no call at
+    all."""
+    emulator.clear_calls()
+    assert project.preview_steps() == [("create", NAME), ("create", "endpoints-ready")]
+    assert api_calls(emulator) == []
+    model = "derek-thomas/jais-13b-chat-hf"
+    assert hub_calls(emulator) == [
+        ("GET", f"/api/models/{model}"), ("HEAD", f"/{model}/resolve/{HUB_SHA}/config.json"),
+        ("GET", f"/{model}/resolve/{HUB_SHA}/config.json")]
     emulator.clear_calls()
     assert project.preview_steps() == [("create", NAME), ("create", "endpoints-ready")]
     assert emulator.calls() == []
@@ -175,13 +192,20 @@ def test_destroy_after_an_out_of_band_delete_succeeds(deployed, emulator):
 
 
 def test_failed_start_names_the_endpoint_and_stays_destroyable(deployed, emulator):
-    """A start that fails: up exits non-zero naming the endpoint and the server's message; the endpoint
-    is in state, so destroy removes it."""
+    """A start that fails: up exits non-zero naming the endpoint and the server's message, then the last lines
+    of its container log, and no secret anywhere; the endpoint is in state, so destroy removes it."""
+    secret = "s3cr3t-api-key-value"
+    deployed.run("config", "set", "--stack", "local", "--secret", "--path",
+                 f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY", secret)
     emulator.faults(fail_start_pattern="jais")
     deployed.edit_endpoint(NAME, region="eu-west-1")  # a replacement: a fresh start
     result = deployed.up(check=False)
     assert result.code != 0
     assert f"local/{NAME} failed to deploy: " in result.output
+    assert "Last 12 lines of its container log (secrets masked):" in result.output
+    assert "| torch.OutOfMemoryError: CUDA out of memory." in result.output
+    assert "| Error: ShardCannotStart" in result.output
+    assert secret not in result.output and emulator.token not in result.output
     assert [r["id"] for r in deployed.resources()] == [f"{NS}/{NAME}"]
     deployed.destroy()
     assert emulator.endpoints(NS) == []
@@ -207,3 +231,49 @@ def test_destroy_leaves_nothing_and_the_stack_can_be_removed(deployed, emulator)
     listing = deployed.run("stack", "ls", "--json").json()
     assert listing == []
 
+
+
+def test_stack_config_mistakes_stop_the_preview_without_a_traceback(project, emulator):
+    """Through the real engine, the program sees every key of the stack (a mistyped setting too) and stops with
+    one line per problem, no traceback, before anything is registered: zero API calls."""
+    config = project.stack_config()
+    config["hf-endpoints:endpoint"] = {"x": {}}
+    config["hf-endpoints:defaults"] = {**config.get("hf-endpoints:defaults", {}), "min_replicas": 1}
+    config["hf-endpoints:endpoints"][NAME]["secrets"] = {"API_KEY": None}
+    project.write_stack(config)
+    emulator.clear_calls()
+    result = project.preview(check=False)
+    assert result.code != 0
+    for line in (
+        "hf-endpoints:endpoint is not a setting of hf-endpoints; did you mean `hf-endpoints:endpoints`?",
+        "hf-endpoints:defaults.min_replicas: 1 is not an endpoint key; did you mean `min_replica`?",
+        f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY: null has no value, and Pulumi drops it before check",
+    ):
+        assert line in result.output, result.output
+    assert "Traceback" not in result.output
+    assert emulator.calls() == []
+
+
+def test_killed_up_then_up_again_takes_the_endpoint_back(project, emulator):
+    """`pulumi up` killed after its create's POST landed (the answer lost, the follow-up GET slow): the next `up`
+    takes the endpoint back by this stack's tag, instead of failing with 409 and asking for `adopt: true`."""
+    emulator.faults(error_after_rate=1.0, latency_seconds=1.0)
+    running = project.start("up", "--stack", project.stack, "--yes", "--skip-preview")
+    deadline = time.monotonic() + 120
+    while not [c for c in emulator.calls() if c["method"] == "POST" and c["status"] == 502]:
+        assert time.monotonic() < deadline and running.poll() is None, emulator.calls()
+        time.sleep(0.05)
+    project.kill(running)
+    emulator.faults(error_after_rate=0, latency_seconds=0)
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+    assert [e["tags"] for e in emulator.endpoints(NS)] == [["hf-endpoints:hf-endpoints/local"]]
+    result = project.up(check=False)
+    if result.code != 0 and "locked" in result.output:  # the killed run's lock: what the error says to do
+        project.run("cancel", "--stack", project.stack, "--yes")
+        result = project.up(check=False)
+    assert result.code == 0, result.output
+    assert f"InferenceEndpoint::{NAME}, interrupted while creating" in result.output  # Pulumi's own warning
+    assert f"hf-endpoints: local/{NAME}: taking back the endpoint this stack created" in result.output
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+    assert [r["id"] for r in project.resources()] == [f"{NS}/{NAME}"]
+    assert project.outputs()[NAME]["state"] == "running"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.hub import builtin_sha
 from emulator.process import EmulatorProcess
 from tests.conftest import EMULATOR_FAST_ARGS
 from tests.pulumi_cli import REPO, PulumiProject
@@ -125,7 +126,7 @@ def test_promotion_then_prod_preview_shows_one_update(tmp_path, pulumi_bin):
         config = prod.stack_config()
         config["hf-endpoints:namespace"] = "prod-team"
         prod.write_stack(config)
-        revision = "0" * 39 + "1"
+        revision = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the commit the emulator's Hub knows
         dev.edit_endpoint(NAME, revision=revision)
         promote = [str(Path(sys.executable)), "-m", "providers.promote", "dev", "prod"]
         subprocess.run(promote, cwd=dev.root, check=True, capture_output=True, text=True)

@@ -372,9 +372,9 @@ def test_calls_log(http, emulator):
     create(http)
     http.get(f"/v2/endpoint/{NS}/nope")
     emulator.faults()  # control routes are not logged
-    assert emulator.calls() == [
-        {"method": "POST", "path": "/v2/endpoint/local", "status": 202},
-        {"method": "GET", "path": "/v2/endpoint/local/nope", "status": 404},
+    assert [(c["method"], c["path"], c["status"]) for c in emulator.calls()] == [
+        ("POST", "/v2/endpoint/local", 202),
+        ("GET", "/v2/endpoint/local/nope", 404),
     ]
     emulator.clear_calls()
     assert emulator.calls() == []
@@ -412,7 +412,7 @@ def test_dropped_connection(http, emulator):
     emulator.clear_calls()
     with pytest.raises(httpx2.TransportError):
         http.get(f"/v2/endpoint/{NS}")
-    assert emulator.calls() == [{"method": "GET", "path": "/v2/endpoint/local", "status": 0}]
+    assert [(c["method"], c["path"], c["status"]) for c in emulator.calls()] == [("GET", "/v2/endpoint/local", 0)]
 
 
 @pytest.mark.parametrize(

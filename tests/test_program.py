@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from emulator import hub
 from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import endpoint_hosts
+from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts
 from tests.harness import program
-from tests.harness.engine import State
+from tests.harness.engine import State, format_path
 from tests.harness.provider_host import HostFactory
 
 pytestmark = pytest.mark.slow
@@ -25,12 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "__main__.py"
 TOKEN = "hf_e2e_token"
 WRITES = ("POST", "PUT", "DELETE")
+MODEL = "derek-thomas/jais-13b-chat-hf"
+# A commit "tested in dev", as promotion writes it into prod; the one commit the emulator's Hub knows of the model.
+TESTED = HUB_SHA = hub.builtin_sha(MODEL)
 
 
 @pytest.fixture(scope="module")
 def emulator_e2e():
-    """The emulator with one token for user `local`, member of `my-org` (the dev and prod namespace), and
-    a reply that the stack files' smoke tests accept."""
+    """The emulator with one token for user `local`, member of `my-org` (the dev and prod namespace), and a
+    reply that the stack files' smoke tests accept."""
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{TOKEN}=local:my-org", "--reply",
                           "positive"]) as emulator:
         yield emulator
@@ -42,10 +46,26 @@ def emulator(emulator_e2e):
     yield emulator_e2e
 
 
-def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO) -> dict[str, object]:
-    """The stack file's `config:` as the engine passes it, pointed at the emulator."""
+def promoted(directory: Path) -> Path:
+    """Pulumi.dev.yaml pinned to TESTED and promoted into Pulumi.prod.yaml (the committed prod has no revision:
+    it deploys only what the promotion wrote), both copied into `directory`."""
+    for stack in ("dev", "prod"):
+        shutil.copy(REPO / f"Pulumi.{stack}.yaml", directory)
+    dev_file = directory / "Pulumi.dev.yaml"
+    dev_file.write_text(dev_file.read_text().replace(
+        "      repository: derek-thomas/jais-13b-chat-hf\n",
+        f"      repository: derek-thomas/jais-13b-chat-hf\n      revision: {TESTED}\n", 1))
+    assert promote.main(["dev", "prod", "--dir", str(directory)]) == 0
+    return directory
+
+
+def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO,
+                 hub_url: str | None = None) -> dict[str, object]:
+    """The stack file's `config:` as the engine passes it, pointed at the emulator (and its Hub routes, where
+    check reads the model's facts, unless `hub_url` says otherwise)."""
     config = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml")["config"])
     config["hf-endpoints:apiUrl"] = emulator.api_url
+    config["hf-endpoints:hubUrl"] = hub_url or emulator.base_url
     config["hf-endpoints:hfToken"] = TOKEN
     return config
 
@@ -88,11 +108,11 @@ def endpoints_section(config: dict[str, object]) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
-def test_stack_lifecycle(stack, emulator, hosts):
+def test_stack_lifecycle(stack, emulator, hosts, tmp_path):
     """Up from nothing, up again (no writes), a config change (update in place), a region change (replace),
-    an endpoint removed from the YAML (deleted), destroy (nothing left)."""
+    an endpoint removed from the YAML (deleted), destroy (nothing left). prod after its promotion from dev."""
     project = Project(stack, hosts)
-    config = stack_config(stack, emulator)
+    config = stack_config(stack, emulator, promoted(tmp_path) if stack == "prod" else REPO)
     namespace = config["hf-endpoints:namespace"]
     (name,) = endpoints_section(config)
 
@@ -137,42 +157,66 @@ def test_stack_lifecycle(stack, emulator, hosts):
     assert emulator.endpoints(namespace) == []
 
 
+def test_prod_refuses_to_deploy_before_the_promotion(emulator, hosts):
+    """The committed prod has no revision and sets hf-endpoints:requirePinnedRevision: its preview fails, before
+    anything is registered, saying to promote from dev first."""
+    with pytest.raises(Exception) as error:
+        program.preview(MAIN, hosts, State(), stack_config("prod", emulator), ["hf-endpoints:hfToken"], stack="prod")
+    assert type(error.value).__name__ == "RunError"
+    assert ("hf-endpoints:endpoints.jais-13b-chat.revision: missing is not a pinned commit (40 lowercase hex "
+            "digits), and this stack sets hf-endpoints:requirePinnedRevision; promote a tested commit from dev "
+            "first: pin it in Pulumi.dev.yaml, `pulumi up --stack dev`, then `python -m providers.promote dev prod`"
+            ) in str(error.value)
+    assert error.value.registrations == []  # type: ignore[attr-defined]
+    assert emulator.calls() == []
+
+
 def test_promotion_dev_to_prod_then_prod_up(emulator, hosts, tmp_path):
-    """Pin in dev, promote (only the model-defining keys move), and prod's up updates prod in place."""
-    for stack in ("dev", "prod"):
-        shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path)
+    """Pin in dev, promote (only the model-defining keys move), prod up; then a new dev change promoted updates
+    prod in place."""
     prod = Project("prod", hosts)
-    prod.up(stack_config("prod", emulator, tmp_path))
+    prod.up(stack_config("prod", emulator, promoted(tmp_path)))
+    (live,) = emulator.endpoints("my-org")
+    assert (live["model"]["revision"], live["compute"]["instanceType"]) == (TESTED, "nvidia-a100")
 
     dev_file = tmp_path / "Pulumi.dev.yaml"
-    tested = "0123456789abcdef0123456789abcdef01234567"
-    dev_file.write_text(dev_file.read_text().replace(
-        "      repository: derek-thomas/jais-13b-chat-hf\n",
-        f"      repository: derek-thomas/jais-13b-chat-hf\n      revision: {tested}\n", 1)
-        .replace('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1900"'))
+    dev_file.write_text(dev_file.read_text().replace('MAX_INPUT_LENGTH: "2000"', 'MAX_INPUT_LENGTH: "1900"'))
     assert promote.main(["dev", "prod", "--dir", str(tmp_path), "--check"]) == 1
     assert promote.main(["dev", "prod", "--dir", str(tmp_path)]) == 0
 
     config = stack_config("prod", emulator, tmp_path)
     (endpoint,) = endpoints_section(config).values()
-    assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (tested, "1900")
+    assert (endpoint["revision"], endpoint["env"]["MAX_INPUT_LENGTH"]) == (TESTED, "1900")
     assert (endpoint["instance_type"], endpoint["min_replica"], endpoint["max_replica"]) == ("nvidia-a100", 1, 4)
     emulator.clear_calls()
     assert ops(prod.up(config)) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
     assert writes(emulator) == [("PUT", "/v2/endpoint/my-org/jais-13b-chat")]
     (live,) = emulator.endpoints("my-org")
-    assert (live["model"]["revision"], live["compute"]["instanceType"]) == (tested, "nvidia-a100")
+    assert live["model"]["env"]["MAX_INPUT_LENGTH"] == "1900"
     prod.destroy()
 
 
-def test_preview_makes_no_api_call_and_changes_nothing(emulator, hosts):
-    """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no HTTP."""
+def test_preview_makes_no_api_call_and_changes_nothing(emulator, tmp_path):
+    """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no Endpoints API
+    call. check reads the model's facts from the Hub once; the next previews (each in a fresh host process, as
+    each CLI command is) read them from the disk cache."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05", HF_ENDPOINTS_CACHE=str(tmp_path)) as hosts:
+        _preview_makes_no_api_call_and_changes_nothing(emulator, hosts)
+
+
+def _preview_makes_no_api_call_and_changes_nothing(emulator, hosts):
     project = Project("local", hosts)
     config = stack_config("local", emulator)
     emulator.clear_calls()
     first = program.preview(MAIN, hosts, project.state, config, ["hf-endpoints:hfToken"], stack="local")
     assert ops(first) == {"jais-13b-chat": "create", "endpoints-ready": "create"}
-    assert emulator.calls() == []
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [  # the Hub only, no Endpoints API
+        ("GET", f"/api/models/{MODEL}"), ("HEAD", f"/{MODEL}/resolve/{HUB_SHA}/config.json"),
+        ("GET", f"/{MODEL}/resolve/{HUB_SHA}/config.json")]
+    emulator.clear_calls()
+    again = program.preview(MAIN, hosts, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    assert again.host is not first.host  # another process (each operation gets a fresh host)
+    assert emulator.calls() == []  # another process, the same disk cache: not even the Hub
     project.up(config)
 
     changed = copy.deepcopy(config)
@@ -195,3 +239,28 @@ def test_invalid_stack_file_fails_before_anything_is_created(emulator, hosts):
     with pytest.raises(Exception, match=r"endpoints\.jais-13b-chat\.min_replica: 3 is greater than max_replica"):
         Project("local", hosts).up(config)
     assert emulator.endpoints("local") == []
+
+
+@pytest.mark.parametrize(("change", "secret"), [
+    ({"secrets": {"API_KEY": "s3cret-value"}}, {"secrets"}),
+    ({"custom_image": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4", "health_route": "/health",
+                       "port": 80, "credentials": {"username": "u", "password": "registry-password"}}},
+     {"custom_image"}),
+    ({}, set()),
+], ids=["secrets", "image-with-credentials", "nothing-secret"])
+def test_secret_inputs_reach_the_engine_marked_secret(change, secret):
+    """`secrets` (and `custom_image` when it carries registry credentials) are Pulumi secrets when the program
+    registers them, so state keeps them encrypted and previews show [secret]; nothing else is."""
+    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    config["hf-endpoints:endpoints"]["jais-13b-chat"].update(change)
+    run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
+    (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
+    assert {format_path(path) for path in endpoint.secrets} - {"__provider"} == secret
+
+
+def test_the_program_marks_endpoints_with_its_project_and_stack():
+    """`stack` is set where pulumi.get_stack() is right (the program); the provider host only knows "stack"."""
+    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
+    (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
+    assert endpoint.inputs["stack"] == "hf-endpoints/local"

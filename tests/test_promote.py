@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from providers.promote import MODEL_KEYS, main
 from providers.stack_files import DEFAULTS_KEY, ENDPOINTS_KEY, effective_endpoint, load_stack, to_plain
 
 REPO = Path(__file__).resolve().parent.parent
-PROD_SHA = "5a7c3e1f9b2d4068a1c3e5f7092b4d6f8a0c2e41"  # the sha committed in Pulumi.prod.yaml
+PROD_SHA = "fedcba9876543210fedcba9876543210fedcba98"  # what a first promotion wrote into prod (`promoted`)
 TESTED_SHA = "0123456789abcdef0123456789abcdef01234567"
 EP = "jais-13b-chat"
 REVISION_ANCHOR = "      # No `revision`: dev follows"
@@ -48,10 +50,22 @@ def chain(*edits: Callable[[str], str]) -> Callable[[str], str]:
 
 @pytest.fixture
 def stacks(tmp_path: Path) -> Path:
-    """Temp copies of the committed dev and prod stack files."""
+    """Temp copies of the committed dev and prod stack files (prod has no revision yet)."""
     for name in ("Pulumi.dev.yaml", "Pulumi.prod.yaml"):
         (tmp_path / name).write_text((REPO / name).read_text())
     return tmp_path
+
+
+@pytest.fixture
+def promoted(stacks: Path) -> Path:
+    """The copies after a first promotion of PROD_SHA: prod runs PROD_SHA; dev is back as committed."""
+    dev = stacks / "Pulumi.dev.yaml"
+    committed = dev.read_text()
+    dev.write_text(pin(committed, PROD_SHA))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["dev", "prod", "--dir", str(stacks)]) == 0
+    dev.write_text(committed)
+    return stacks
 
 
 def edit_file(path: Path, edit: Callable[[str], str]) -> None:
@@ -149,15 +163,15 @@ def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize(("edit", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_promotion(
-    stacks: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
+    promoted: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
 ) -> None:
     """--check lists exactly the model differences; promoting copies them and nothing else, keeping layout."""
-    edit_file(stacks / "Pulumi.dev.yaml", edit)
-    prod = stacks / "Pulumi.prod.yaml"
+    edit_file(promoted / "Pulumi.dev.yaml", edit)
+    prod = promoted / "Pulumi.prod.yaml"
     before = prod.read_text()
-    before_rest = non_model(stacks, "prod")
+    before_rest = non_model(promoted, "prod")
 
-    code, out, err = run(capsys, stacks, "--check")
+    code, out, err = run(capsys, promoted, "--check")
     assert err == []
     if expected:
         assert code == 1
@@ -167,12 +181,12 @@ def test_promotion(
         assert (code, out) == (0, ["Pulumi.prod.yaml is up to date with Pulumi.dev.yaml"])
     assert prod.read_text() == before  # --check writes nothing
 
-    code, out, err = run(capsys, stacks)
+    code, out, err = run(capsys, promoted)
     assert (code, err) == (0, [])
     assert out[:-1] == expected
     after = prod.read_text()
-    assert model(stacks, "prod") == model(stacks, "dev")
-    assert non_model(stacks, "prod") == before_rest
+    assert model(promoted, "prod") == model(promoted, "dev")
+    assert non_model(promoted, "prod") == before_rest
 
     # Outside the changed values the file is the same, line for line: comments, order, quoting.
     removed, added = _changed_lines(before, after)
@@ -186,16 +200,16 @@ def test_promotion(
 
 @pytest.mark.parametrize(("edit", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_promotion_is_idempotent(
-    stacks: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
+    promoted: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], expected: list[str]
 ) -> None:
     """A second promotion finds nothing to do and leaves the file's bytes unchanged."""
-    edit_file(stacks / "Pulumi.dev.yaml", edit)
-    assert run(capsys, stacks)[0] == 0
-    first = (stacks / "Pulumi.prod.yaml").read_bytes()
-    code, out, err = run(capsys, stacks)
+    edit_file(promoted / "Pulumi.dev.yaml", edit)
+    assert run(capsys, promoted)[0] == 0
+    first = (promoted / "Pulumi.prod.yaml").read_bytes()
+    code, out, err = run(capsys, promoted)
     assert (code, out, err) == (0, ["Pulumi.prod.yaml is up to date with Pulumi.dev.yaml; nothing written"], [])
-    assert (stacks / "Pulumi.prod.yaml").read_bytes() == first
-    assert run(capsys, stacks, "--check")[0] == 0
+    assert (promoted / "Pulumi.prod.yaml").read_bytes() == first
+    assert run(capsys, promoted, "--check")[0] == 0
 
 
 def _refusal(got: str) -> str:
@@ -228,19 +242,19 @@ def test_unpinned_revision_is_refused(
     assert (stacks / "Pulumi.prod.yaml").read_bytes() == before
 
 
-def test_allow_unpinned_promotes_latest(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_allow_unpinned_promotes_latest(promoted: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With --allow-unpinned an unset dev revision removes prod's pin (prod then follows the latest commit)."""
-    code, out, err = run(capsys, stacks, "--allow-unpinned")
+    code, out, err = run(capsys, promoted, "--allow-unpinned")
     assert (code, err) == (0, [])
     assert out == [
         f'{EP}.revision: "{PROD_SHA}" -> (unset)',
         "Promoted Pulumi.dev.yaml -> Pulumi.prod.yaml: 1 change(s) in 1 endpoint(s)",
     ]
-    text = (stacks / "Pulumi.prod.yaml").read_text()
+    text = (promoted / "Pulumi.prod.yaml").read_text()
     assert "revision:" not in text
     # The comment introducing the hardware survives the deletion of the line before it.
     assert "      # One A100 (80 GB) instead of dev's A10G" in text
-    assert model(stacks, "prod") == model(stacks, "dev")
+    assert model(promoted, "prod") == model(promoted, "dev")
 
 
 SECOND = """
@@ -256,12 +270,13 @@ SECOND = """
 """
 
 
-def test_new_key_lands_inside_its_endpoint(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A key written into an endpoint goes above the comment that introduces the next endpoint."""
-    edit_file(stacks / "Pulumi.dev.yaml", lambda t: pin(t) + SECOND.format(sha=TESTED_SHA))
-    edit_file(stacks / "Pulumi.prod.yaml", lambda t: t + SECOND.format(sha=PROD_SHA))
-    edit_file(stacks / "Pulumi.dev.yaml", sub("    task: text-generation\n", "    task: text2text-generation\n"))
-    code, out, _err = run(capsys, stacks)
+def test_new_key_lands_inside_its_endpoint(promoted: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key written into an endpoint goes next to the model key before it, inside its endpoint: never below the
+    comment that introduces the next endpoint, and comments stay above the keys they introduce."""
+    edit_file(promoted / "Pulumi.dev.yaml", lambda t: pin(t) + SECOND.format(sha=TESTED_SHA))
+    edit_file(promoted / "Pulumi.prod.yaml", lambda t: t + SECOND.format(sha=PROD_SHA))
+    edit_file(promoted / "Pulumi.dev.yaml", sub("    task: text-generation\n", "    task: text2text-generation\n"))
+    code, out, _err = run(capsys, promoted)
     assert code == 0
     assert out[:-1] == [
         f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"',
@@ -269,22 +284,38 @@ def test_new_key_lands_inside_its_endpoint(stacks: Path, capsys: pytest.CaptureF
         f'small-ep.revision: "{PROD_SHA}" -> "{TESTED_SHA}"',
         'small-ep.task: "text-generation" -> "text2text-generation"',
     ]
-    lines = (stacks / "Pulumi.prod.yaml").read_text().splitlines()
+    lines = (promoted / "Pulumi.prod.yaml").read_text().splitlines()
+    first = lines.index("      repository: derek-thomas/jais-13b-chat-hf")
+    assert lines[first + 1 : first + 3] == [f"      revision: {TESTED_SHA}", "      task: text2text-generation"]
+    assert lines[lines.index("      accelerator: gpu") - 1].startswith("      # One A100 (80 GB)")
     start = lines.index("    # A second, CPU endpoint.")
-    assert lines[start - 2 : start + 2] == [
-        "      task: text2text-generation",
-        "",
-        "    # A second, CPU endpoint.",
-        "    small-ep:",
-    ]
-    assert lines[-1] == "      task: text2text-generation"
+    assert lines[start - 1 : start + 5] == [
+        "", "    # A second, CPU endpoint.", "    small-ep:", "      repository: openai-community/gpt2",
+        f"      revision: {TESTED_SHA}", "      task: text2text-generation"]
     for name in (EP, "small-ep"):
-        assert model(stacks, "prod", name) == model(stacks, "dev", name)
+        assert model(promoted, "prod", name) == model(promoted, "dev", name)
+
+
+def test_first_promotion_into_prod_writes_its_revision(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed prod has no revision: the first promotion writes the tested commit under `repository`, below
+    the comment saying so, and leaves every other line as it was."""
+    edit_file(stacks / "Pulumi.dev.yaml", pin)
+    before = (stacks / "Pulumi.prod.yaml").read_text()
+    code, out, err = run(capsys, stacks, "--check")
+    assert (code, out[0], err) == (1, f'{EP}.revision: (unset) -> "{TESTED_SHA}"', [])
+    assert run(capsys, stacks)[0] == 0
+    after = (stacks / "Pulumi.prod.yaml").read_text()
+    assert _changed_lines(before, after) == ([], [f"      revision: {TESTED_SHA}"])
+    lines = after.splitlines()
+    first = lines.index("      repository: derek-thomas/jais-13b-chat-hf")
+    assert lines[first + 1] == f"      revision: {TESTED_SHA}"
+    assert "`revision` is written by `python -m providers.promote dev prod`" in lines[first + 2]
+    assert model(stacks, "prod") == model(stacks, "dev")
 
 
 def test_target_defaults_key_missing_in_source_is_an_error(stacks: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A model key prod sets through its defaults but dev does not set cannot be removed per endpoint."""
-    edit_file(stacks / "Pulumi.dev.yaml", chain(lambda t: pin(t, PROD_SHA), sub("    task: text-generation\n", "")))
+    edit_file(stacks / "Pulumi.dev.yaml", chain(pin, sub("    task: text-generation\n", "")))
     code, _out, err = run(capsys, stacks)
     assert code == 2
     assert err[0] == (
@@ -300,13 +331,13 @@ ONLY_PROD = "    prod-only:\n      repository: openai-community/gpt2\n"
 
 @pytest.mark.parametrize("check", [False, True], ids=["promote", "check"])
 def test_one_sided_endpoints_are_reported_not_promoted(
-    stacks: Path, capsys: pytest.CaptureFixture[str], check: bool
+    promoted: Path, capsys: pytest.CaptureFixture[str], check: bool
 ) -> None:
     """Endpoints in one stack only are warnings; they are neither created nor deleted nor counted as behind."""
-    edit_file(stacks / "Pulumi.dev.yaml", lambda t: pin(t, PROD_SHA) + ONLY_DEV)
-    edit_file(stacks / "Pulumi.prod.yaml", lambda t: t + ONLY_PROD)
-    before = (stacks / "Pulumi.prod.yaml").read_bytes()
-    code, out, err = run(capsys, stacks, *(["--check"] if check else []))
+    edit_file(promoted / "Pulumi.dev.yaml", lambda t: pin(t, PROD_SHA) + ONLY_DEV)
+    edit_file(promoted / "Pulumi.prod.yaml", lambda t: t + ONLY_PROD)
+    before = (promoted / "Pulumi.prod.yaml").read_bytes()
+    code, out, err = run(capsys, promoted, *(["--check"] if check else []))
     assert code == 0
     assert err == [
         "warning: endpoint 'dev-only' is in Pulumi.dev.yaml but not in Pulumi.prod.yaml: not promoted "
@@ -314,7 +345,7 @@ def test_one_sided_endpoints_are_reported_not_promoted(
         "warning: endpoint 'prod-only' is in Pulumi.prod.yaml but not in Pulumi.dev.yaml: left as is",
     ]
     assert len(out) == 1 and "up to date" in out[0]
-    assert (stacks / "Pulumi.prod.yaml").read_bytes() == before
+    assert (promoted / "Pulumi.prod.yaml").read_bytes() == before
 
 
 ERRORS = [
@@ -372,7 +403,7 @@ def test_cli_subprocess(stacks: Path) -> None:
 
     check = cli("--check")
     assert check.returncode == 1, check.stderr
-    assert check.stdout.splitlines()[0] == f'{EP}.revision: "{PROD_SHA}" -> "{TESTED_SHA}"'
+    assert check.stdout.splitlines()[0] == f'{EP}.revision: (unset) -> "{TESTED_SHA}"'  # the committed prod
     assert cli().returncode == 0
     again = cli("--check")
     assert (again.returncode, again.stdout) == (0, "Pulumi.prod.yaml is up to date with Pulumi.dev.yaml\n")

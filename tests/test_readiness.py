@@ -21,8 +21,9 @@ class FakeClock:
 class ScriptedClient:
     """Each namespace's list answers follow a script of {name: state} per tick (the last one repeats)."""
 
-    def __init__(self, script: dict[str, list[dict[str, str]]], health: int = 200, reply: str = "positive"):
-        self.script, self.health_code, self.reply = script, health, reply
+    def __init__(self, script: dict[str, list[dict[str, str]]], health: int = 200, reply: str = "positive",
+                 log: str | Exception = ""):
+        self.script, self.health_code, self.reply, self.log = script, health, reply, log
         self.calls: list[tuple[str, str]] = []
         self.ticks: dict[str, int] = {}
 
@@ -44,11 +45,17 @@ class ScriptedClient:
         self.calls.append(("generate", url))
         return self.reply
 
+    def logs(self, namespace: str, name: str, *, tail: int) -> str:
+        self.calls.append(("logs", f"{namespace}/{name}?tail={tail}"))
+        if isinstance(self.log, Exception):
+            raise self.log
+        return self.log
 
-def run(client, targets, timeout=100.0):
+
+def run(client, targets, timeout=100.0, secrets=()):
     clock, lines = FakeClock(), []
     finals = wait_until_ready(client, targets, timeout=timeout, poll_seconds=1.0, log=lines.append, clock=clock,
-                              sleep=clock.sleep)
+                              sleep=clock.sleep, secrets=secrets)
     return finals, lines, clock
 
 
@@ -114,3 +121,32 @@ def test_unhealthy_running_endpoint_is_polled_again():
     with pytest.raises(EndpointNotReadyError, match="timed out"):
         run(client, [Target("ns", "x")], timeout=3)
     assert [c[0] for c in client.calls].count("health") == 4
+
+
+TGI_LOG = "\n".join([
+    *(f"2024-01-01T00:00:{i:02d}Z INFO text_generation_launcher: step {i}" for i in range(25)),
+    '2024-01-01T00:00:30Z INFO text_generation_launcher: Args { api_key: "s3cr3t-value", token: hf_abcdefghijkl }',
+    "",
+    "2024-01-01T00:00:31Z ERROR text_generation_launcher: torch.cuda.OutOfMemoryError: CUDA out of memory",
+])
+
+
+@pytest.mark.parametrize(("state", "log", "expected"), [
+    ("failed", TGI_LOG, "ns/x failed to deploy: failed message\n"
+     "Last 20 lines of its container log (secrets masked):\n"
+     + "".join(f"  | 2024-01-01T00:00:{i:02d}Z INFO text_generation_launcher: step {i}\n" for i in range(7, 25))
+     + '  | 2024-01-01T00:00:30Z INFO text_generation_launcher: Args { api_key: "***", token: *** }\n'
+     "  | 2024-01-01T00:00:31Z ERROR text_generation_launcher: torch.cuda.OutOfMemoryError: CUDA out of memory"),
+    ("updateFailed", "only line with regpass\n", "ns/x failed to update: updateFailed message\n"
+     "Last 1 lines of its container log (secrets masked):\n  | only line with ***"),
+    ("failed", "", "ns/x failed to deploy: failed message\nIts container log is empty."),
+    ("failed", RuntimeError("404: endpoint logs not found for s3cr3t-value"),
+     "ns/x failed to deploy: failed message\n(Its container log could not be read: RuntimeError: 404: endpoint "
+     "logs not found for ***; see it in the dashboard.)"),
+], ids=["failed-start-tail-20-masked", "update-failed", "empty-log", "logs-route-fails"])
+def test_a_failure_carries_the_tail_of_the_container_log_with_secrets_masked(state, log, expected):
+    client = ScriptedClient({"ns": [{"x": state}]}, log=log)
+    with pytest.raises(EndpointNotReadyError) as failure:
+        run(client, [Target("ns", "x")], secrets=["s3cr3t-value", "regpass"])
+    assert str(failure.value) == expected
+    assert client.calls[-1] == ("logs", "ns/x?tail=20")

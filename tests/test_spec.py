@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from providers import payloads, spec, stack_config, validation
+from providers import InferenceEndpointProvider, budget, fields, payloads, spec, stack_config, validation
 from providers.readiness import FAILED, PROBE, READY, WAIT, classify
 
 JAIS = {
@@ -113,9 +113,11 @@ def test_legacy_names_warn(raw, warning):
      ["vendor", "region", "instance_type"], ["vendor", "region"]),
     ({"name": "jais-2"}, ["name"], ["name"]),
     ({"type": "public"}, ["type"], ["type"]),
+    ({"accelerator": "cpu", "instance_type": "intel-spr", "instance_size": "x4"},
+     ["accelerator", "instance_type", "instance_size"], ["accelerator"]),
     ({"adopt": True}, ["adopt"], []),
 ], ids=["same", "string-vs-int-env", "env", "scaling", "image-tag", "image-variant", "region",
-        "vendor", "name", "type", "adopt"])
+        "vendor", "name", "type", "accelerator", "adopt"])
 def test_diff(change, changed, replaces):
     """Replacement exactly on identity and placement; no spurious diffs from types or key order."""
     olds = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
@@ -184,6 +186,26 @@ def test_readiness(state, min_replica, paused, verdict):
     assert classify(raw, min_replica=min_replica, paused=paused)[0] == verdict
 
 
+@pytest.mark.parametrize("url", [None, ""], ids=["null", "empty"])
+def test_running_without_a_url_is_not_ready(url):
+    """`running` before the API hands out a URL cannot be probed (health, smoke test): keep waiting."""
+    raw = {"status": {"state": "running", "url": url, "message": ""}}
+    assert classify(raw, min_replica=1, paused=False) == (WAIT, "running")
+
+
+def test_replacement_keys_are_exactly_identity_and_placement():
+    assert fields.REPLACE_KEYS == ("name", "namespace", "accelerator", "vendor", "region", "type")
+
+
+@pytest.mark.parametrize("change", [{"adopt": True}, {"adopt": False}], ids=["adopt-set", "adopt-unset"])
+def test_adopt_alone_is_no_change(change):
+    """`adopt` says how to create, not what to run: flipping it must not update (or wait for) the endpoint."""
+    provider = InferenceEndpointProvider()
+    olds = payloads.outputs_from_api(checked(adopt=not change["adopt"]).inputs, {"status": {"state": "running"}})
+    result = provider.diff("local/jais-13b-chat", olds, checked(**change).inputs)
+    assert (result.changes, result.replaces) == (False, [])
+
+
 def test_stack_endpoints_merges_defaults_under_each_endpoint():
     result = stack_config.stack_endpoints("org", {"a": {"region": "eu-west-1"}, "b": {}},
                                           {"vendor": "aws", "region": "us-east-1"})
@@ -191,18 +213,71 @@ def test_stack_endpoints_merges_defaults_under_each_endpoint():
                       "b": {"vendor": "aws", "region": "us-east-1", "name": "b", "namespace": "org"}}
 
 
-@pytest.mark.parametrize(("endpoints", "defaults", "message"), [
-    (["a"], None, 'hf-endpoints:endpoints must map endpoint names to settings, got ["a"]'),
-    ({"a": "x"}, None, "hf-endpoints:endpoints.a must be a mapping of settings"),
-    ({"a": {}}, ["x"], "hf-endpoints:defaults must be a mapping of settings"),
-    ({"a": {"name": "b"}}, None, "hf-endpoints:endpoints.a.name is not allowed"),
-], ids=["list", "scalar-endpoint", "bad-defaults", "name-key"])
-def test_stack_endpoints_rejects_bad_shapes(endpoints, defaults, message):
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        stack_config.stack_endpoints("org", endpoints, defaults)
-
-
 def test_hourly_cost_counts_min_replicas_and_skips_paused():
-    assert stack_config.hourly_cost_at_min_replicas([
+    assert budget.hourly_cost_at_min_replicas([
         {"price_per_hour": 2.5, "min_replica": 2}, {"price_per_hour": 1.0, "min_replica": 0},
         {"price_per_hour": 9.0, "min_replica": 1, "paused": True}]) == 5.0
+
+
+OWNER = "hf-endpoints/dev"
+MARKER = "hf-endpoints:hf-endpoints/dev"
+
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    (None, [MARKER]), ([], [MARKER]), (["team-a"], ["team-a", MARKER]),
+], ids=["no-tags", "empty-tags", "user-tags"])
+def test_create_marks_the_endpoint_as_this_stacks(tags, expected):
+    """The create body carries `hf-endpoints:<project>/<stack>`, so a create that landed before a crash is known as
+    ours by the next `up`."""
+    assert payloads.create_payload(checked(stack=OWNER, tags=tags).inputs)["tags"] == expected
+
+
+def test_the_marker_never_shows_as_a_diff_or_drift():
+    inputs = checked(stack=OWNER, tags=["team-a"]).inputs
+    olds = payloads.outputs_from_api(inputs, {"status": {"state": "running"}})
+    assert olds["tags"] == ["team-a"]
+    assert spec.changed_keys(olds, inputs) == []
+    live = {**LIVE, "tags": ["team-a", MARKER, "hf-endpoints:hf-endpoints/other"]}
+    assert spec.changed_keys(inputs, payloads.inputs_from_api(inputs, live)) == []
+    assert payloads.update_payload(olds, checked(stack=OWNER, tags=["team-a"], max_replica=2).inputs) == {
+        "compute": {"scaling": {"maxReplica": 2}}}
+
+
+def test_changed_tags_are_sent_with_the_marker():
+    olds = payloads.outputs_from_api(checked(stack=OWNER, tags=["team-a"]).inputs, {"status": {"state": "running"}})
+    assert payloads.update_payload(olds, checked(stack=OWNER, tags=["team-b"]).inputs) == {"tags": ["team-b", MARKER]}
+    assert payloads.update_payload(olds, checked(stack=OWNER).inputs) == {"tags": [MARKER]}
+
+
+@pytest.mark.parametrize(("raw_tags", "owned"), [
+    ([MARKER], True), (["team-a", MARKER], True), ([], False), (["hf-endpoints:hf-endpoints/prod"], False),
+    (None, False),
+], ids=["marker", "marker-and-user-tags", "no-tags", "another-stack", "tags-missing"])
+def test_an_endpoint_is_ours_only_with_this_stacks_marker(raw_tags, owned):
+    assert payloads.is_owned({"tags": raw_tags}, checked(stack=OWNER).inputs) is owned
+
+
+def test_without_a_stack_input_nothing_is_owned():
+    assert payloads.is_owned({"tags": [MARKER]}, checked().inputs) is False
+    assert "tags" not in payloads.create_payload(checked().inputs)
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"tags": ["hf-endpoints:x/y"]}, 'endpoints.jais-13b-chat.tags: ["hf-endpoints:x/y"] is not a list of '
+     "non-empty strings without the `hf-endpoints:` prefix; write tags as a YAML list of strings (hf-endpoints: "
+     "marks the stack's own endpoints and is added for you)"),
+    ({"stack": "dev"}, 'endpoints.jais-13b-chat.stack: "dev" is not valid; the program sets it to '
+     "<project>/<stack>"),
+], ids=["reserved-tag", "bad-stack"])
+def test_reserved_marker_and_stack_input(changes, reason):
+    assert [f.reason for f in checked(**changes).failures] == [reason]
+
+
+def test_a_changed_stack_marker_alone_is_no_change():
+    """`stack` is bookkeeping (a renamed stack, or state written before the marker existed): no update for it."""
+    provider = InferenceEndpointProvider()
+    olds = payloads.outputs_from_api(checked(stack=OWNER).inputs, {"status": {"state": "running"}})
+    for news in (checked(stack="hf-endpoints/renamed").inputs, checked().inputs):
+        assert provider.diff("local/jais-13b-chat", olds, news).changes is False
+    legacy = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
+    assert provider.diff("local/jais-13b-chat", legacy, checked(stack=OWNER).inputs).changes is False

@@ -16,7 +16,6 @@ from providers.stack_files import (
     DEFAULTS_KEY,
     ENDPOINTS_KEY,
     NAMESPACE_KEY,
-    PINNED_REVISION_RE,
     TOKEN_KEY,
     dump_text,
     effective_endpoint,
@@ -26,9 +25,10 @@ from providers.stack_files import (
     to_plain,
 )
 from providers.validation import NAME_PATTERN
+from tests import shared_files
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = REPO.parent / "shared" / "schemas" / "pulumi-project.schema.json"
+SCHEMA = "schemas/pulumi-project.schema.json"
 STACKS = ("dev", "prod", "local")
 TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
 
@@ -43,13 +43,22 @@ def _endpoint(stack: str, name: str) -> dict[str, Any]:
 
 
 def test_project_file_validates_against_pulumi_schema() -> None:
-    """Pulumi.yaml is a valid Pulumi project file (the published JSON schema, draft 2020-12)."""
-    if not SCHEMA.exists():
-        pytest.skip(f"schema not found at {SCHEMA}")
-    schema = json.loads(SCHEMA.read_text())
+    """Pulumi.yaml is a valid Pulumi project file (the published JSON schema, draft 2020-12, in ../shared)."""
+    schema = json.loads(shared_files.require_shared(SCHEMA).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
+
+
+def test_missing_shared_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CI a missing ../shared fails the tests that need it (a skip would hide the schema check)."""
+    monkeypatch.setattr(shared_files, "shared_dir", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"schemas/pulumi-project.schema.json not found under ../shared"):
+        shared_files.require_shared(SCHEMA)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        shared_files.require_shared(SCHEMA)
 
 
 def test_project_file_declares_scalar_config() -> None:
@@ -109,12 +118,32 @@ def test_stacks_define_the_same_endpoints() -> None:
     assert names["dev"] == names["prod"] == names["local"], names
 
 
-def test_prod_pins_revisions_and_dev_leaves_them_open() -> None:
-    """prod pins every endpoint to a 40-hex commit; dev (committed) follows the latest commit."""
-    for name in _stack("prod")["config"][ENDPOINTS_KEY]:
-        assert PINNED_REVISION_RE.match(_endpoint("prod", name)["revision"]), name
-    for name in _stack("dev")["config"][ENDPOINTS_KEY]:
-        assert "revision" not in _endpoint("dev", name), name
+def test_prod_leaves_revisions_to_the_promotion_and_requires_them() -> None:
+    """No committed stack pins a revision: a commit sha that looks real and is not makes a paid start that cannot
+    succeed. prod gets its revision from `python -m providers.promote dev prod`, and refuses to deploy without one."""
+    for stack in STACKS:
+        for name in _stack(stack)["config"][ENDPOINTS_KEY]:
+            assert "revision" not in _endpoint(stack, name), (stack, name)
+    assert _stack("prod")["config"]["hf-endpoints:requirePinnedRevision"] is True
+    assert "hf-endpoints:requirePinnedRevision" not in _stack("dev")["config"]
+    prod = (REPO / "Pulumi.prod.yaml").read_text()
+    assert "`revision` is written by `python -m providers.promote dev prod`" in prod
+
+
+def test_no_shipped_file_holds_a_commit_sha() -> None:
+    """Outside the tests, nothing tracked holds a 40-hex value that could pass for a real commit."""
+    offenders = [str(path.relative_to(REPO)) for path in _repo_files()
+                 if path.relative_to(REPO).parts[0] != "tests" and path.is_file()
+                 and re.search(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])", path.read_bytes().decode(errors="ignore"))]
+    assert offenders == []
+
+
+def test_project_declares_the_stack_switches() -> None:
+    config = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    pinned = config["hf-endpoints:requirePinnedRevision"]
+    assert (pinned["type"], pinned["default"]) == ("boolean", False)
+    delete = config["hf-endpoints:deleteTimeoutSeconds"]
+    assert (delete["type"], delete["default"]) == ("integer", 300)
 
 
 def test_local_stack_points_at_the_emulator() -> None:

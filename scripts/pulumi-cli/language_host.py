@@ -10,6 +10,9 @@ are served; this host stands in for the one missing piece and does what Pulumi's
   `sdk/v3` module, installed next to this file), in a fresh process of the project's virtualenv, with the
   same arguments and the `PULUMI_CONFIG`/`PULUMI_CONFIG_SECRET_KEYS` environment as Pulumi's host, and exit
   code 32 meaning "the program already told the user" (bail);
+* `RunPlugin` runs a plugin written in Python, such as a policy pack (`pulumi preview --policy-pack DIR`), as
+  Pulumi's host does: `python DIR ARGS...` in the virtualenv its `PulumiPolicy.yaml` names, its output streamed
+  back to the engine, then its exit code;
 * it requires no plugins (a dynamic-provider program needs only `pulumi-python`, which the engine knows).
 
 It never installs anything: `pulumi install` fails with a message naming the project's venv script.
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 
@@ -42,6 +48,32 @@ def _python(root: str, options: dict) -> str:
         if candidate.exists():
             return str(candidate)
     return sys.executable
+
+
+def _options(info) -> dict:
+    return json.loads(json.dumps(dict(info.options))) if info.HasField("options") else {}
+
+
+def _stream(process: subprocess.Popen) -> Iterator[language_pb2.RunPluginResponse]:
+    """The plugin's stdout and stderr as they come, then its exit code (the engine reads the port from
+    stdout while the plugin keeps running)."""
+    chunks: queue.Queue = queue.Queue()
+
+    def pump(pipe, field: str) -> None:
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            chunks.put((field, chunk))
+        chunks.put((field, None))
+
+    for pipe, field in ((process.stdout, "stdout"), (process.stderr, "stderr")):
+        threading.Thread(target=pump, args=(pipe, field), daemon=True).start()
+    open_pipes = 2
+    while open_pipes:
+        field, chunk = chunks.get()
+        if chunk is None:
+            open_pipes -= 1
+        else:
+            yield language_pb2.RunPluginResponse(**{field: chunk})
+    yield language_pb2.RunPluginResponse(exitcode=process.wait())
 
 
 class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
@@ -75,9 +107,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 
     def Run(self, request, context):
         info = request.info
-        options = json.loads(json.dumps(dict(info.options))) if info.HasField("options") else {}
         root = info.root_directory or request.pwd
-        python = _python(root, options)
+        python = _python(root, _options(info))
         argv = [python, "-u", str(EXEC_SCRIPT),
                 "--monitor", request.monitor_address, "--engine", self.engine_address,
                 "--project", request.project, "--root_directory", root, "--stack", request.stack,
@@ -97,6 +128,17 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         if code == BAIL_EXIT_CODE:
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {code}")
+
+    def RunPlugin(self, request, context):
+        info = request.info
+        python = _python(info.root_directory or info.program_directory, _options(info))
+        env = dict(os.environ)
+        env.update(item.split("=", 1) for item in request.env if "=" in item)
+        process = subprocess.Popen([python, "-u", info.program_directory, *request.args],
+                                   cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        context.add_callback(process.kill)  # the engine ends the plugin by closing the stream
+        yield from _stream(process)
 
     def Cancel(self, request, context):
         return empty_pb2.Empty()

@@ -260,10 +260,10 @@ def _execute(
     finally:
         for prop, default in saved.items():
             prop._ContextProperty__default = default  # type: ignore[attr-defined]
-    if monitor.errors:
-        raise monitor.errors[0]  # the engine-side error, not the SDK's wrapped re-raise
-    if failure:
-        raise failure[0]
+    error = monitor.errors[0] if monitor.errors else failure[0] if failure else None
+    if error is not None:  # the engine-side error first, not the SDK's wrapped re-raise
+        error.registrations = list(monitor.registrations)  # type: ignore[attr-defined]  # what got registered
+        raise error
     return ProgramRun(list(monitor.registrations), exports, exports_secret)
 
 
@@ -275,7 +275,9 @@ def run_program(
     secret_keys: Iterable[str] = (),
     preview: bool = False,
 ) -> ProgramRun:
-    """Run the program with canned answers (outputs = inputs, id = ``<name>-id``) and capture what it declares."""
+    """Run the program with canned answers (outputs = inputs, id = ``<name>-id``) and capture what it declares.
+
+    If the program fails, the exception carries ``registrations``: what it had registered before it failed."""
 
     def canned(reg: Registration) -> tuple[str, dict[str, Any], set[PropPath]]:
         return ("" if preview else f"{reg.name}-id"), dict(reg.inputs), set(reg.secrets)

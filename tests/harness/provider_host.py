@@ -134,7 +134,7 @@ class ProviderHost:
         self._pid: int | None = None  # a launched host (not our child)
         self._pumps: list[threading.Thread] = []
         self._lines: list[str] = []
-        self._lines_lock = threading.Lock()
+        self._lines_lock = threading.Condition()
         self._port_ready = threading.Event()
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -190,6 +190,15 @@ class ProviderHost:
             proc.kill()
             proc.wait(timeout=5)
 
+    def kill(self) -> None:
+        """SIGKILL the host, with no chance to clean up (as when `pulumi up` is killed); :meth:`close` still
+        releases the rest."""
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        elif self._proc is not None:
+            self._proc.kill()
+
     def _stop(self, pid: int) -> None:
         """Stop a launched host by its pid; its output pipes closing says it is gone."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -212,6 +221,7 @@ class ProviderHost:
                 continue
             with self._lines_lock:
                 self._lines.append(line)
+                self._lines_lock.notify_all()
         if is_stdout:
             self._port_ready.set()  # the process died before printing a port: unblock start()
 
@@ -219,6 +229,19 @@ class ProviderHost:
         """Everything the host printed so far (stdout and stderr, arrival order): ``pulumi up`` diagnostics."""
         with self._lines_lock:
             return list(self._lines)
+
+    def wait_for_line(self, text: str, start: int = 0, timeout: float = 30.0) -> list[str]:
+        """Block until a line from index `start` on contains `text` (the host's output reaches us through a
+        reader thread, after the gRPC answer); returns the lines from `start` up to and including it."""
+        def found() -> int | None:
+            return next((i for i in range(start, len(self._lines)) if text in self._lines[i]), None)
+
+        with self._lines_lock:
+            if not self._lines_lock.wait_for(lambda: found() is not None, timeout):
+                raise TimeoutError(f"the provider host printed no line containing {text!r} in {timeout}s")
+            index = found()
+            assert index is not None
+            return list(self._lines[start:index + 1])
 
     def calls(self) -> list[HostCall]:
         """Every Check/Diff/Create/Update/Read/Delete received so far, in arrival order."""

@@ -1,0 +1,188 @@
+"""GPU memory fit in `check`, through the real provider host, with model facts from the emulator's Hub routes:
+too big fails naming `instance_type` with the numbers and the cheapest instance that fits, tight warns, facts
+that cannot be had warn, an unknown revision fails naming `revision`, and a second check (even in another
+process) makes no Hub call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emulator.hub import builtin_sha
+from providers.stack_files import load_stack, to_plain
+from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT
+from tests.harness.provider_host import UNKNOWN, ProviderHost, urn
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+LLAMA = "meta-llama/Llama-3.1-70B-Instruct"  # built into the emulator's Hub: 70,553,706,496 BF16 parameters
+JAIS = "derek-thomas/jais-13b-chat-hf"  # built in: 13,020,763,960 F32 parameters, Jais's config.json
+TGI_IMAGE = {"url": "ghcr.io/huggingface/text-generation-inference:3.1.1", "health_route": "/health", "port": 80}
+URN = urn("local", PROJECT, ENDPOINT_TYPE, "llm")
+OFFLINE = "http://127.0.0.1:9"  # nothing listens there
+
+
+def local_jais() -> dict:
+    """The tutorial's endpoint exactly as Pulumi.local.yaml declares it (defaults merged)."""
+    config = to_plain(load_stack(REPO / "Pulumi.local.yaml")["config"])
+    return {**config["hf-endpoints:defaults"], **config["hf-endpoints:endpoints"]["jais-13b-chat"]}
+
+
+def spec(repository: str = LLAMA, instance: str = "nvidia-a10g/x1", **changes: object) -> dict:
+    instance_type, instance_size = instance.split("/")
+    news = {"__provider": ENDPOINT_PROVIDER, "name": "llm", "namespace": "local", "repository": repository,
+            "framework": "pytorch", "task": "text-generation", "accelerator": "gpu", "vendor": "aws",
+            "region": "us-east-1", "instance_type": instance_type, "instance_size": instance_size,
+            "custom_image": TGI_IMAGE, **changes}
+    return {key: value for key, value in news.items() if value is not None}
+
+
+MARKER = spec(accelerator="cpu", instance_type="intel-spr", instance_size="x1", custom_image=None,
+              type="protected")
+MARKER_WARNING = "endpoints.llm.type: `protected` no longer exists"
+
+
+class Checker:
+    """One provider host configured like a stack pointed at the emulator, with its own model-facts cache."""
+
+    def __init__(self, emulator, cache: Path, hub_url: str | None = None, token: str | None = "emulator"):
+        self.emulator, self.cache = emulator, cache
+        self.host = ProviderHost(PROJECT, env={"HF_ENDPOINTS_CACHE": str(cache)})
+        self.host.start()
+        config = {"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hubUrl": hub_url or emulator.base_url}
+        if token:
+            config["hf-endpoints:hfToken"] = emulator.token
+        self.host.configure(config, ["hf-endpoints:hfToken"])
+
+    def check(self, news: dict) -> tuple[list[tuple[str, str]], list[str]]:
+        """The failures, and the warning lines the host printed for this check. A second check that is known to
+        warn (and reads no Hub: a CPU endpoint) marks the end of the first one's output."""
+        before = len(self.host.log_lines())
+        _, failures = self.host.check(URN, {}, news)
+        self.host.check(URN, {}, MARKER)
+        lines = self.host.wait_for_line(MARKER_WARNING, before)[:-1]
+        warnings = [line.removeprefix("hf-endpoints: warning: ") for line in lines
+                    if line.startswith("hf-endpoints: warning: ")]
+        return failures, warnings
+
+    def close(self) -> None:
+        self.host.close()
+
+
+@pytest.fixture
+def checker(emulator, tmp_path):
+    checker = Checker(emulator, tmp_path / "cache")
+    yield checker
+    checker.close()
+
+
+def hub_calls(emulator) -> list[tuple[str, str]]:
+    return [(c["method"], c["path"]) for c in emulator.calls() if not c["path"].startswith("/v2/")]
+
+
+LLAMA_A10G = 'endpoints.llm.instance_type: "nvidia-a10g/x1" has 24 GB of GPU memory but ' + LLAMA
+CONTEXT = "KV cache 1.3 GB for 4096 tokens + CUDA context and prefill 3.7 GB"
+TOO_BIG = (f"{LLAMA_A10G} needs about 146.2 GB (weights 141.1 GB + {CONTEXT}); use nvidia-a100/x2 (2 x 80 GB, "
+           "$5.00/h), the cheapest in aws/us-east-1 that fits; no QUANTIZE fits it on nvidia-a10g/x1 (even "
+           "bitsandbytes-nf4 needs about 40.4 GB)")
+
+
+@pytest.mark.parametrize(("news", "failures", "warnings"), [
+    (spec(), [("instance_type", TOO_BIG)], []),
+    (spec(env={"QUANTIZE": "bitsandbytes-nf4"}),
+     [("instance_type", f"{LLAMA_A10G} needs about 40.4 GB (weights 35.3 GB + {CONTEXT}); use nvidia-l40s/x1 "
+                        "(1 x 48 GB, $1.80/h), the cheapest in aws/us-east-1 that fits")], []),
+    (spec(instance="nvidia-l40s/x1", env={"QUANTIZE": "bitsandbytes-nf4"}), [], []),
+    (spec(instance="nvidia-a100/x2"), [],
+     [f'endpoints.llm.instance_type: "nvidia-a100/x2" is tight: {LLAMA} needs about 75.0 GB of the 80 GB of each '
+      "of its 2 GPUs (94%; weights 70.6 GB + KV cache 0.7 GB for 4096 tokens + CUDA context and prefill 3.7 GB); "
+      "TGI may run out of memory under load. Lower MAX_BATCH_TOTAL_TOKENS/MAX_TOTAL_TOKENS, or pick an instance "
+      "with more GPU memory"]),
+    (spec(instance="nvidia-a100/x1", env={"QUANTIZE": "eetq"}), [],
+     [f'endpoints.llm.instance_type: "nvidia-a100/x1" is tight: {LLAMA} needs about 75.6 GB of its 80 GB (95%; '
+      f"weights 70.6 GB + {CONTEXT}); TGI may run out of memory under load. Lower "
+      "MAX_BATCH_TOTAL_TOKENS/MAX_TOTAL_TOKENS, or pick an instance with more GPU memory"]),
+    (spec(custom_image=None), [("instance_type", TOO_BIG)], []),
+    ({"__provider": ENDPOINT_PROVIDER, **local_jais(), "name": "llm", "namespace": "local"}, [], []),
+    (spec(revision="v9.9"), [("revision", f'endpoints.llm.revision: "v9.9" does not exist in {LLAMA} (the Hub at '
+                                          "{hub} says so); use a commit sha, branch or tag of that repository, or "
+                                          "remove `revision` for the latest")], []),
+    (spec("core42/jais-13b-chat"), [],
+     ["endpoints.llm.instance_type: GPU memory fit not checked: the repository has no safetensors metadata "
+      "(parameter counts). The preview goes on without it; `python -m providers.fit core42/jais-13b-chat` tells "
+      "where it fits"]),
+], ids=["70b-bf16-on-a10g", "70b-nf4-on-a10g", "70b-nf4-on-l40s", "70b-bf16-on-2xa100-tight", "70b-int8-on-a100-tight",
+        "default-image-text-generation", "jais-local-stack-on-a10g", "unknown-revision", "no-safetensors"])
+def test_check_estimates_gpu_memory(checker, emulator, news, failures, warnings):
+    emulator.clear_calls()
+    found, printed = checker.check(news)
+    assert found == [(key, reason.replace("{hub}", emulator.base_url)) for key, reason in failures]
+    assert printed == warnings
+
+
+def test_the_tutorial_model_fits_one_a10g_with_the_numbers(checker, emulator):
+    """jais-13b-chat, 8-bit: 13.02 GB of weights + 1.68 GB of KV cache (2048 tokens) + 1.49 GB, of 24 GB."""
+    from providers import fit
+    from providers.catalog import find_compute
+
+    facts = fit.ModelFacts(JAIS, builtin_sha(JAIS), {"F32": 13_020_763_960}, emulator.request(
+        "GET", f"/{JAIS}/resolve/main/config.json", token=emulator.token))
+    needed = fit.estimate(facts, local_jais()["env"], 1)
+    assert (needed.weights, needed.kv_cache, needed.activations, needed.total) == (
+        13_020_763_960, 1_677_721_600, 989_851_648, 16_188_337_208)
+    assert fit.verdict("endpoints.jais-13b-chat", facts, local_jais()["env"],
+                       find_compute("aws", "us-east-1", "gpu", "nvidia-a10g", "x1"), []) == fit.Verdict()
+
+
+def test_facts_are_read_once_then_from_the_disk_cache(checker, emulator, tmp_path):
+    """The first check asks the Hub (model info, then config.json); the second asks nothing, nor does a new
+    provider host process with the same cache."""
+    fits = spec(instance="nvidia-l40s/x1", env={"QUANTIZE": "bitsandbytes-nf4"})
+    emulator.clear_calls()
+    assert checker.check(fits) == ([], [])
+    sha = builtin_sha(LLAMA)
+    assert hub_calls(emulator) == [("GET", f"/api/models/{LLAMA}"), ("HEAD", f"/{LLAMA}/resolve/{sha}/config.json"),
+                                   ("GET", f"/{LLAMA}/resolve/{sha}/config.json")]
+    emulator.clear_calls()
+    assert checker.check(fits) == ([], [])
+    other = Checker(emulator, checker.cache)
+    try:
+        failures, _ = other.check(spec())
+    finally:
+        other.close()
+    assert [key for key, _ in failures] == ["instance_type"]  # the estimate still runs, from the cache
+    assert emulator.calls() == []
+
+
+@pytest.mark.parametrize(("hub", "token", "warning"), [
+    ("offline", "emulator", f"could not read {LLAMA} on {OFFLINE} (ConnectError: [Errno 111] Connection refused)"),
+    ("emulator", None, f"{LLAMA} on {{hub}} is gated and this token has no access (accept its conditions on the "
+                       "Hub, or use a token that has)"),
+], ids=["offline", "gated"])
+def test_facts_that_cannot_be_had_warn_and_the_check_goes_on(emulator, tmp_path, hub, token, warning):
+    hub_url = OFFLINE if hub == "offline" else emulator.base_url
+    checker = Checker(emulator, tmp_path / "cache", hub_url=hub_url, token=token)
+    try:
+        failures, warnings = checker.check(spec())
+    finally:
+        checker.close()
+    assert failures == []
+    assert warnings == [f"endpoints.llm.instance_type: GPU memory fit not checked: "
+                        f"{warning.replace('{hub}', emulator.base_url)}. The preview goes on without it; "
+                        f"`python -m providers.fit {LLAMA}` tells where it fits"]
+    assert not (tmp_path / "cache").exists()  # nothing cached: the next preview asks again
+
+
+@pytest.mark.parametrize("unknown", ["instance_type", "repository", "revision", "env"])
+def test_preview_unknowns_skip_the_estimate(checker, emulator, unknown):
+    emulator.clear_calls()
+    assert checker.check(spec(**{unknown: UNKNOWN})) == ([], [])
+    assert emulator.calls() == []
+
+
+def test_an_engine_that_is_not_tgi_is_not_estimated(checker, emulator):
+    emulator.clear_calls()
+    assert checker.check(spec(custom_image={"url": "vllm/vllm-openai:v0.6.0", "port": 8000})) == ([], [])
+    assert emulator.calls() == []
