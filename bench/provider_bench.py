@@ -21,7 +21,14 @@ import time
 from datetime import datetime
 
 from emulator.process import EmulatorProcess
-from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, EndpointStack
+from tests.endpoint_stack import (
+    ENDPOINT_PROVIDER,
+    ENDPOINT_TYPE,
+    PROJECT,
+    EndpointStack,
+    emulator_config,
+    endpoint_hosts,
+)
 from tests.harness.provider_host import ProviderHost, urn
 
 KINDS = ("nvidia-a10g", "nvidia-l4", "nvidia-t4", "nvidia-l40s")
@@ -61,7 +68,8 @@ def main() -> None:
                           "--delete-seconds", "0.2", "--quota", "1000"]) as emulator, \
             tempfile.TemporaryDirectory() as cache, \
             ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": str(args.poll_seconds),
-                                       "HF_ENDPOINTS_CACHE": cache}) as host:
+                                       "HF_ENDPOINTS_CACHE": cache}) as host, \
+            endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS=str(args.poll_seconds), HF_ENDPOINTS_CACHE=cache) as hosts:
         host.configure({"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hubUrl": emulator.base_url,
                         "hf-endpoints:hfToken": emulator.token}, ["hf-endpoints:hfToken"])
         print(f"emulator start-up {args.startup_seconds:.1f} s, provider poll interval {args.poll_seconds:.1f} s")
@@ -78,13 +86,13 @@ def main() -> None:
                   f"Endpoints API calls, {len(emulator.calls()) - len(api_calls(emulator))} Hub calls")
 
         # One endpoint, then N, each a fresh stack.
-        single = EndpointStack(host)
+        single = EndpointStack(hosts, emulator_config(emulator))
         started = time.monotonic()
         single.up(endpoints(1, "one"))
         one_seconds = time.monotonic() - started
         single.destroy()
 
-        many = EndpointStack(host)
+        many = EndpointStack(hosts, emulator_config(emulator))
         emulator.clear_calls()
         started = time.monotonic()
         many.up(endpoints(args.count, "many"))
@@ -101,7 +109,7 @@ def main() -> None:
         # Readiness notice delay: the last endpoint's transition to running vs EndpointsReady returning.
         delays = []
         for trial in range(5):
-            stack = EndpointStack(host)
+            stack = EndpointStack(hosts, emulator_config(emulator))
             stack.up(endpoints(1, f"delay{trial}"))
             returned = time.time()
             (live,) = [e for e in emulator.endpoints("local") if e["name"] == f"delay{trial}-0"]

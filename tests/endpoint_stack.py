@@ -1,82 +1,112 @@
-"""InferenceEndpoint + EndpointsReady driven through the real provider host, as `pulumi up` drives them.
+"""A stack of InferenceEndpoints and one EndpointsReady, deployed as `pulumi up` deploys `__main__.py`.
 
-A thin product-level layer over `tests.harness`: it builds the registrations the program would make (one
-InferenceEndpoint per endpoint, then one EndpointsReady over all of their outputs), runs them through the
-engine model (independent creates in parallel, like the engine), and keeps the state between runs like a
-state file, including after a failure (what completed is kept).
+The registrations come from the program's own classes: `providers.InferenceEndpoint` and
+`providers.EndpointsReady` are instantiated (as `__main__.py` does, from `stack_endpoints`) under Pulumi's
+mocks (`tests.harness.program`), so their resource options (`delete_before_replace`,
+`additional_secret_outputs`), their secret inputs and the dependencies the SDK derives reach the engine model.
+Each operation takes a fresh provider host configured like the CLI does it (`up` with the stack config, `destroy`
+and `refresh` with the config recorded in state), and the state is kept between operations like a state file,
+including after a failure (what completed is kept).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pulumi.dynamic.dynamic import serialize_provider
 
-from providers import EndpointsReadyProvider, InferenceEndpointProvider
-from providers.endpoints_ready import readiness_view
-from tests.harness.engine import Engine, Registration, State, Step
-from tests.harness.provider_host import HarnessError, ProviderHost
+from providers import EndpointsReady, EndpointsReadyProvider, InferenceEndpoint, InferenceEndpointProvider
+from providers.stack_config import stack_endpoints
+from tests.harness import program
+from tests.harness.engine import State, Step
+from tests.harness.provider_host import HostFactory, ProviderHost
 
 PROJECT = "hf-endpoints"
 ENDPOINT_TYPE = "pulumi-python:dynamic/hf:InferenceEndpoint"
 READY_TYPE = "pulumi-python:dynamic/hf:EndpointsReady"
+TOKEN_KEY = "hf-endpoints:hfToken"
 ENDPOINT_PROVIDER = serialize_provider(InferenceEndpointProvider())
 READY_PROVIDER = serialize_provider(EndpointsReadyProvider())
 
 
-class EndpointStack:
-    """One stack's state, and `up`/`preview`/`refresh`/`destroy` over a ProviderHost."""
+def endpoint_hosts(**env: str) -> HostFactory:
+    """Provider hosts for this project, one per operation, with `providers` imported (a context manager)."""
+    return HostFactory(PROJECT, env=env, preload=("providers",))
 
-    def __init__(self, host: ProviderHost, namespace: str = "local", stack: str = "dev"):
-        self.host, self.namespace = host, namespace
-        self.engine = Engine(host, stack, PROJECT)
-        self.owner = f"{PROJECT}/{stack}"  # what InferenceEndpoint sets as `stack` in the program
+
+def emulator_config(emulator: Any, token: str | None = None) -> dict[str, object]:
+    """The stack config of a stack pointed at the emulator: its Endpoints API, and its Hub routes (where check
+    reads model facts); the token is a secret config value."""
+    return {"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hubUrl": emulator.base_url,
+            TOKEN_KEY: token or emulator.token}
+
+
+def endpoints_program(namespace: str, endpoints: Mapping[str, Mapping[str, Any]], wait: bool = True,
+                      timeout_seconds: float | None = None) -> Callable[[], None]:
+    """What `__main__.py` declares for these endpoints: one InferenceEndpoint each, then (with `wait`) one
+    EndpointsReady over all of them."""
+    def declare() -> None:
+        specs = stack_endpoints(namespace, dict(endpoints))
+        resources = [InferenceEndpoint(name, inputs) for name, inputs in specs.items()]
+        if wait and resources:
+            EndpointsReady("endpoints-ready", resources, timeout_seconds=timeout_seconds)
+    return declare
+
+
+class EndpointStack:
+    """One stack's state, and `up`/`preview`/`refresh`/`destroy` of it, each through a fresh provider host.
+
+    `config` is the stack config (`project:key` -> value) the next `up` runs with; tests may change it.
+    """
+
+    def __init__(self, hosts: HostFactory, config: Mapping[str, object], *,
+                 secret_keys: tuple[str, ...] = (TOKEN_KEY,), namespace: str = "local", stack: str = "dev"):
+        self.hosts, self.config, self.secret_keys = hosts, dict(config), secret_keys
+        self.namespace, self.stack = namespace, stack
         self.state = State()
+        self.last: program.DeployResult | None = None
+        self.used: list[ProviderHost] = []  # the host of each operation, in order
+
+    def _host(self) -> ProviderHost:
+        host = self.hosts()
+        self.used.append(host)
+        return host
 
     def up(self, endpoints: Mapping[str, Mapping[str, Any]], *, wait: bool = True,
            timeout_seconds: float | None = None, preview: bool = False) -> list[Step]:
-        """Register every endpoint (in parallel), then EndpointsReady over their outputs."""
-        run = self.engine.begin(self.state, preview=preview)
-        registrations = [
-            Registration(ENDPOINT_TYPE, name, {"__provider": ENDPOINT_PROVIDER, "stack": self.owner, **mapping,
-                                               "name": name, "namespace": self.namespace})
-            for name, mapping in endpoints.items()
-        ]
+        """Declare every endpoint, then EndpointsReady over their outputs; on failure the state keeps what
+        completed (as the engine saves it) and the error propagates."""
+        declare = endpoints_program(self.namespace, endpoints, wait, timeout_seconds)
+        operation = program.preview if preview else program.deploy
         try:
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                entries = list(pool.map(run.register, registrations))
-            if wait and entries:
-                ready_inputs: dict[str, Any] = {
-                    "__provider": READY_PROVIDER,
-                    "endpoints": [readiness_view(entry["outputs"]) for entry in entries],
-                }
-                if timeout_seconds is not None:
-                    ready_inputs["timeout_seconds"] = timeout_seconds
-                run.register(Registration(READY_TYPE, "endpoints-ready", ready_inputs,
-                                          [self.engine.urn(r) for r in registrations]))
-            state, steps = run.finish()
-        except HarnessError as error:
-            if not preview:
-                failed = run.fail(error)
-                self.state = failed.state
+            self.last = operation(declare, self._host, self.state, self.config, self.secret_keys, stack=self.stack)
+        except Exception as error:
+            if not preview and getattr(error, "state", None) is not None:
+                self.state = error.state  # type: ignore[attr-defined]
             raise
         if not preview:
-            self.state = state
-        return steps
+            self.state = self.last.state
+        return self.last.steps
+
+    def preview(self, endpoints: Mapping[str, Mapping[str, Any]], **options: Any) -> list[Step]:
+        return self.up(endpoints, preview=True, **options)
 
     def refresh(self) -> list[Step]:
-        self.state, steps = self.engine.refresh(self.state)
+        if not self.state.resources:
+            return []
+        self.state, steps = program.refresh(self._host, self.state)
         return steps
 
     def destroy(self) -> list[Step]:
-        """Like `pulumi destroy`: on failure the state keeps what was not deleted (never emptied to hide it)."""
+        """Delete everything; on failure the state keeps what is left."""
+        if not self.state.resources and not self.state.pending_deletes:
+            return []
         try:
-            steps = self.engine.destroy(self.state)
-        except HarnessError as error:
-            if error.state is not None:
-                self.state = error.state
+            steps = program.destroy(self._host, self.state)
+        except Exception as error:
+            if getattr(error, "state", None) is not None:
+                self.state = error.state  # type: ignore[attr-defined]
             raise
         self.state = State()
         return steps
@@ -84,9 +114,17 @@ class EndpointStack:
     def outputs(self, name: str) -> dict[str, Any]:
         return self.state.by_name(name)["outputs"]
 
+    def secrets(self, name: str) -> dict[str, set[str]]:
+        """The secret property paths of one resource in state: `{"inputs": {...}, "outputs": {...}}`."""
+        return self.state.secrets(name)
+
     def names(self) -> list[str]:
         return [urn.rsplit("::", 1)[1] for urn, entry in self.state.resources.items()
                 if entry["type"] == ENDPOINT_TYPE]
+
+    def log_lines(self) -> list[str]:
+        """What the provider hosts of this stack's operations printed: the diagnostics `pulumi` shows."""
+        return [line for host in self.used for line in host.log_lines()]
 
 
 def ops(steps: list[Step]) -> dict[str, str]:

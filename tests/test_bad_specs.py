@@ -16,6 +16,7 @@ import pytest
 from providers.stack_files import load_stack, to_plain
 from tests import shared_files
 from tests.bad_specs import CORRECTIONS, TABLE_PATH, change_of, load_table, run_case
+from tests.endpoint_stack import endpoint_hosts
 from tests.harness import program
 from tests.harness.engine import State
 from tests.test_inference_endpoint import start_host
@@ -36,6 +37,13 @@ def host(emulator_process):
     host = start_host(emulator_process)
     yield host
     host.close()
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    """For the program's previews: a fresh provider host per operation, configured with the stack config."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        yield hosts
 
 
 def test_the_corrected_case_is_valid_as_the_review_wrote_it(host, emulator):
@@ -133,13 +141,13 @@ def test_program_level_table_is_the_reviews():
 
 @pytest.mark.parametrize(("change", "message"), [case[1:] for case in PROGRAM_CASES],
                          ids=[case[0] for case in PROGRAM_CASES])
-def test_bad_stack_config_fails_the_preview_naming_the_key(host, emulator, change, message):
+def test_bad_stack_config_fails_the_preview_naming_the_key(hosts, emulator, change, message):
     """`pulumi preview` of the local stack with one stack-level mistake: a clear error naming the config key (from
     the program, before anything is registered, or from `check`), never a traceback of ours, no API call."""
     config = local_config(emulator)
     change(config)
     with pytest.raises(Exception) as error:
-        program.preview(MAIN, host, State(), copy.deepcopy(config), ["hf-endpoints:hfToken"], stack="local")
+        program.preview(MAIN, hosts, State(), copy.deepcopy(config), ["hf-endpoints:hfToken"], stack="local")
     assert message in str(error.value)
     if "endpoints." not in message or message.startswith("hf-endpoints:"):
         assert type(error.value).__name__ == "RunError"
@@ -148,12 +156,12 @@ def test_bad_stack_config_fails_the_preview_naming_the_key(host, emulator, chang
 
 
 @pytest.mark.parametrize(("where", "value"), [("secrets", {"API_KEY": None}), ("env", {"X": None})])
-def test_null_env_or_secret_value_fails_before_anything_is_registered(host, emulator, where, value):
+def test_null_env_or_secret_value_fails_before_anything_is_registered(hosts, emulator, where, value):
     """`secrets: {API_KEY: }` used to deploy without the secret: the provider host drops nulls before check."""
     config = local_config(emulator)
     config["hf-endpoints:endpoints"]["jais-13b-chat"][where] = value
     name = next(iter(value))
     with pytest.raises(Exception, match=rf"hf-endpoints:{E}\.{where}\.{name}: null has no value") as error:
-        program.preview(MAIN, host, State(), config, ["hf-endpoints:hfToken"], stack="local")
+        program.preview(MAIN, hosts, State(), config, ["hf-endpoints:hfToken"], stack="local")
     assert type(error.value).__name__ == "RunError"
     assert error.value.registrations == []  # type: ignore[attr-defined]

@@ -86,9 +86,9 @@ def test_the_program_stops_over_budget_before_registering_anything():
     """`__main__.py` under Pulumi's mocks: a RunError (the message alone, no traceback) and no registration."""
     registered: list[str] = []
 
-    def handler(registration: Registration) -> tuple[str, dict]:
+    def handler(registration: Registration) -> tuple[str, dict, set]:
         registered.append(registration.name)
-        return "", dict(registration.inputs)
+        return "", dict(registration.inputs), set(registration.secrets)
 
     config = local_config(**{KEY: "0.5"})
     config["hf-endpoints:endpoints"]["jais-13b-chat"]["max_replica"] = 2

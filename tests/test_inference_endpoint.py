@@ -1,5 +1,6 @@
 """InferenceEndpoint and EndpointsReady through the real provider host (`python -m pulumi.dynamic`, driven
-over gRPC as the engine drives it) against the emulator."""
+over gRPC as the engine drives it) against the emulator. The stack registers the program's own resource
+classes (`tests.endpoint_stack`), so their options and secrets reach the engine model."""
 
 from __future__ import annotations
 
@@ -12,8 +13,19 @@ import pytest
 from emulator.process import EmulatorProcess
 from providers import payloads, validation
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, READY_PROVIDER, EndpointStack, ops
-from tests.harness.provider_host import ProviderError, ProviderHost, urn
+from tests.endpoint_stack import (
+    ENDPOINT_PROVIDER,
+    ENDPOINT_TYPE,
+    PROJECT,
+    READY_PROVIDER,
+    TOKEN_KEY,
+    EndpointStack,
+    emulator_config,
+    endpoint_hosts,
+    ops,
+)
+from tests.harness.engine import SECRET_MARK
+from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, urn
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +68,16 @@ def host(emulator):
     host.close()
 
 
+@pytest.fixture(scope="module")
+def hosts():
+    """A fresh provider host per operation; the factory (and its hosts starting ahead) serves the module."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        yield hosts
+
+
 @pytest.fixture
-def stack(host, emulator):
-    stack = EndpointStack(host)
+def stack(hosts, emulator):
+    stack = EndpointStack(hosts, emulator_config(emulator))
     yield stack
     if stack.state.resources:
         stack.destroy()
@@ -122,6 +141,131 @@ def test_replace_deletes_before_creating_the_same_name(stack, emulator, change):
     assert {key: endpoint["provider"][key] for key in ("vendor", "region")} == {
         "vendor": change.get("vendor", "aws"), "region": change.get("region", "us-east-1")}
     assert endpoint["status"]["state"] == "running"
+
+
+def calls(host: ProviderHost) -> list[tuple[str, str, str]]:
+    """What a host was asked, as (method, resource name, what the engine sent that matters here)."""
+    def detail(call) -> str:
+        if call.method == "Check":
+            return "olds" if call.args["olds"] else "no olds"
+        if call.method == "Diff" and call.args["news"].get("endpoints") == UNKNOWN:
+            return "endpoints unknown"
+        return ""
+    return [(c.method, c.urn.rsplit("::", 1)[1], detail(c)) for c in host.calls()]
+
+
+def test_replace_asks_the_engine_questions_in_the_engines_order(stack, emulator):
+    """step_generator.go, as the CLI's own log (-v=7) shows it at 3.274: Check with the old inputs, Diff,
+    Check again with NO olds (a replacement recomputes its inputs), then, before the delete, Diff of the
+    dependent EndpointsReady with its `endpoints` unknown (would it have to be replaced too? no)."""
+    stack.up({"jais": jais()})
+    stack.up({"jais": jais(region="eu-west-1")})
+    assert calls(stack.used[-1]) == [
+        ("Check", "jais", "olds"), ("Diff", "jais", ""), ("Check", "jais", "no olds"),
+        ("Diff", "endpoints-ready", "endpoints unknown"),
+        ("Delete", "jais", ""), ("Create", "jais", ""),
+        ("Check", "endpoints-ready", "olds"), ("Diff", "endpoints-ready", ""), ("Update", "endpoints-ready", ""),
+    ]
+
+
+CREDENTIALS = {"username": "deploy-bot", "password": "registry-pass-1"}
+
+
+@pytest.mark.parametrize(("spec", "secret_keys", "hidden"), [
+    (jais(secrets={"API_KEY": "s3cret-value"}), {"secrets"}, "s3cret-value"),
+    (jais(custom_image={**JAIS["custom_image"], "credentials": CREDENTIALS}), {"custom_image"}, "registry-pass-1"),
+    (jais(), set(), None),
+], ids=["secrets", "registry-credentials", "none"])
+def test_secret_inputs_are_secret_in_state(stack, spec, secret_keys, hidden):
+    """InferenceEndpoint passes `secrets`, and `custom_image` when it carries registry credentials, as Pulumi
+    secrets: the engine keeps them secret in the inputs and the outputs of state, which stores them
+    encrypted; the `secrets` output is always secret (additional_secret_outputs). An update keeps it so."""
+    for change in ({}, {"max_replica": 2}):
+        stack.up({"jais": {**spec, **change}})
+        assert stack.secrets("jais") == {"inputs": secret_keys, "outputs": secret_keys | {"secrets"}}
+        if hidden:
+            assert hidden in stack.state.to_json(show_secrets=True)
+            assert hidden not in stack.state.to_json()
+
+
+def test_a_config_change_alone_shows_no_change(stack, emulator):
+    """The default provider's inputs are the whole stack config; the engine updates it on a config change, but
+    the CLI hides default-provider steps (engine/update.go isInternalStep): nothing to show, no API call, and
+    the state records the new config (what destroy will use)."""
+    stack.up({"jais": jais()}, timeout_seconds=120)
+    emulator.clear_calls()
+    stack.config["hf-endpoints:readyTimeoutSeconds"] = "300"
+    assert ops(stack.up({"jais": jais()}, timeout_seconds=300)) == {"jais": "same", "endpoints-ready": "same"}
+    assert emulator.calls() == []
+    assert stack.state.config["hf-endpoints:readyTimeoutSeconds"] == "300"
+    assert stack.state.by_name("endpoints-ready")["inputs"]["timeout_seconds"] == 300
+
+
+def test_each_operation_configures_a_fresh_host(stack, emulator):
+    """The CLI starts the provider per command: `up` runs with the stack config as it is now and records it,
+    even when it fails; `destroy` (which does not run the program) uses the config the last `up` recorded,
+    whatever the stack file says since (as the CLI does at 3.274)."""
+    stack.up({"jais": jais()})
+    stack.config[TOKEN_KEY] = "hf_not_a_valid_token"
+    with pytest.raises(ProviderError, match="local/jais: the API refused the update: 401"):
+        stack.up({"jais": jais(max_replica=2)})
+    assert live(emulator, "jais")["compute"]["scaling"]["maxReplica"] == 1
+    stack.config[TOKEN_KEY] = emulator.token  # the stack file is fixed, but no up ran since
+    with pytest.raises(ProviderError, match="401"):
+        stack.destroy()
+    stack.up({"jais": jais()})  # records the fixed config
+    stack.config[TOKEN_KEY] = "hf_not_a_valid_token"  # changed again, never used by an up
+    stack.destroy()
+    assert emulator.endpoints("local") == []
+    assert len({id(host) for host in stack.used}) == len(stack.used) == 5
+
+
+def test_a_failed_create_after_the_delete_leaves_the_endpoint_pending_replacement(stack, emulator):
+    """step.go DeleteStep.Apply: a region change deleted the endpoint, then the create was refused (quota):
+    the endpoint stays in state as pending replacement (`pulumi stack export` shows pendingReplacement), the
+    next preview shows a replace, and the next up creates it without deleting again."""
+    stack.up({"jais": jais()})
+    emulator.configure(quota=0)
+    with pytest.raises(ProviderError, match="Accelerator quota exceeded"):
+        stack.up({"jais": jais(region="eu-west-1")})
+    assert stack.names() == ["jais"]
+    assert stack.state.by_name("jais")["pending_replacement"] is True
+    assert emulator.endpoints("local") == []
+    assert ops(stack.preview({"jais": jais(region="eu-west-1")})) == {"jais": "replace", "endpoints-ready": "update"}
+    emulator.configure(quota=16)
+    emulator.clear_calls()
+    assert ops(stack.up({"jais": jais(region="eu-west-1")}))["jais"] == "replace"
+    assert [(c["method"], c["path"]) for c in api_calls(emulator, WRITES)] == [("POST", "/v2/endpoint/local")]
+    assert stack.state.by_name("jais")["pending_replacement"] is False
+    assert live(emulator, "jais")["provider"]["region"] == "eu-west-1"
+
+
+def test_a_pending_replacement_is_dropped_without_a_delete(stack, emulator):
+    """GenerateDeletes: an endpoint pending replacement that leaves the YAML is removed from state without
+    calling the provider (it is already deleted); RemovePendingReplace is an internal step, not shown."""
+    stack.up({"jais": jais(), "other": jais(instance_type="nvidia-l4")})
+    emulator.configure(quota=0)
+    with pytest.raises(ProviderError):
+        stack.up({"jais": jais(region="eu-west-1"), "other": jais(instance_type="nvidia-l4")})
+    emulator.configure(quota=16)
+    emulator.clear_calls()
+    assert ops(stack.up({"other": jais(instance_type="nvidia-l4")})) == {"other": "same", "endpoints-ready": "update"}
+    assert api_calls(emulator, WRITES) == []
+    assert stack.names() == ["other"]
+
+
+def test_a_failed_create_stops_the_up_before_any_delete(stack, emulator):
+    """deployment_executor.go: deletes of what left the program run only after every registration succeeded,
+    so a refused create leaves the removed endpoint running and in state, and EndpointsReady untouched."""
+    stack.up({"jais": jais()})
+    ready_inputs = stack.state.by_name("endpoints-ready")["inputs"]
+    emulator.configure(quota=1)
+    emulator.clear_calls()
+    with pytest.raises(ProviderError, match="local/big: the API refused to create it"):
+        stack.up({"big": jais()})  # one more A10G than the quota allows
+    assert [c["method"] for c in api_calls(emulator, WRITES)] == ["POST"]
+    assert stack.names() == ["jais"]
+    assert stack.state.by_name("endpoints-ready")["inputs"] == ready_inputs
 
 
 def test_rename_creates_the_new_name_and_deletes_the_old(stack, emulator):
@@ -281,29 +425,27 @@ def test_destroy_of_an_endpoint_deleted_outside_pulumi_succeeds(stack, emulator)
     assert stack.names() == []
 
 
-def test_no_token_in_pickle_outputs_or_logs():
+def test_no_token_in_pickle_outputs_or_logs(hosts):
     """The provider object is pickled into state: it, every output and every log line of the host stay free
-    of the token (and of secret values in logs)."""
+    of the token (and of secret values in logs); the state stores the endpoint's secrets encrypted."""
     canary = "hf_canary_token_for_the_leak_test"
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{canary}=local"]) as emulator:
-        host = start_host(emulator, token=canary)
-        try:
-            stack = EndpointStack(host)
-            seen = []
-            for spec in (jais(secrets={"API_KEY": "s3cret-value"}),
-                         jais(max_replica=2, secrets={"API_KEY": "s3cret-value"})):
-                stack.up({"jais": spec})
-                seen.append(stack.state.to_json())
-            stack.refresh()
+        stack = EndpointStack(hosts, emulator_config(emulator, canary))
+        seen = []
+        for spec in (jais(secrets={"API_KEY": "s3cret-value"}),
+                     jais(max_replica=2, secrets={"API_KEY": "s3cret-value"})):
+            stack.up({"jais": spec})
             seen.append(stack.state.to_json())
-            stack.destroy()
-            logs = "\n".join(host.log_lines())
-        finally:
-            host.close()
-    assert "s3cret-value" in seen[0]  # the secret is echoed (the engine marks it secret by key)...
+        shown = stack.state.to_json(show_secrets=True)
+        stack.refresh()
+        seen.append(stack.state.to_json())
+        stack.destroy()
+        logs = "\n".join(stack.log_lines())
+    assert "s3cret-value" in shown  # the secret is echoed in state, marked secret (so stored encrypted)...
     for blob in (ENDPOINT_PROVIDER, READY_PROVIDER, logs, *seen):
         assert canary not in blob
-    assert "s3cret-value" not in logs  # ...but never logged
+        assert "s3cret-value" not in blob  # ...and never logged
+    assert SECRET_MARK in seen[-1]
     assert "hf-endpoints: local/jais: created (pending)" in logs
     assert "hf-endpoints: local/jais: ready (health 200 and smoke test matched)" in logs
 
@@ -379,13 +521,12 @@ def test_another_stacks_endpoint_is_still_refused(stack, emulator, owner):
     assert live(emulator, "jais")["tags"] == ["hf-endpoints:hf-endpoints/dev"]
 
 
-def test_killed_up_then_up_again_takes_the_endpoint_back(emulator):
+def test_killed_up_then_up_again_takes_the_endpoint_back(hosts, emulator):
     """A real crash: the POST lands but its answer is lost, and the provider host is killed while it checks with a
     GET whether the POST landed. The next `up` (a new host, state without the endpoint) finishes the job instead of
     asking for `adopt: true`."""
     emulator.faults(error_after_rate=1.0, latency_seconds=1.0)
-    host = start_host(emulator)
-    stack = EndpointStack(host)
+    stack = EndpointStack(hosts, emulator_config(emulator))
     crashed: list[BaseException] = []
 
     def up() -> None:
@@ -400,18 +541,13 @@ def test_killed_up_then_up_again_takes_the_endpoint_back(emulator):
     while not [c for c in emulator.calls() if c["method"] == "POST" and c["status"] == 502]:
         assert time.monotonic() < deadline, emulator.calls()
         time.sleep(0.05)
-    host._proc.kill()  # SIGKILL during the GET's latency: no cleanup, as when `pulumi up` is killed
+    stack.used[-1].kill()  # SIGKILL during the GET's latency: no cleanup, as when `pulumi up` is killed
     crashing.join()
-    host.close()
     emulator.faults(error_after_rate=0, latency_seconds=0)
     assert crashed, "the host was killed after its create returned"
     assert [e["name"] for e in emulator.endpoints("local")] == ["jais"]  # the POST landed
     assert stack.names() == []  # ...but no state knows it
-    host = start_host(emulator)
-    try:
-        again = EndpointStack(host, stack="dev")
-        assert ops(again.up({"jais": jais()}))["jais"] == "create"
-        assert [e["name"] for e in emulator.endpoints("local")] == ["jais"]  # no duplicate
-        again.destroy()
-    finally:
-        host.close()
+    again = EndpointStack(hosts, emulator_config(emulator), stack="dev")
+    assert ops(again.up({"jais": jais()}))["jais"] == "create"
+    assert [e["name"] for e in emulator.endpoints("local")] == ["jais"]  # no duplicate
+    again.destroy()

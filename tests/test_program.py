@@ -15,10 +15,10 @@ from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT
+from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts
 from tests.harness import program
-from tests.harness.engine import State
-from tests.harness.provider_host import ProviderHost
+from tests.harness.engine import State, format_path
+from tests.harness.provider_host import HostFactory
 
 pytestmark = pytest.mark.slow
 
@@ -71,25 +71,27 @@ def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO,
 
 
 class Project:
-    """`pulumi up` / `pulumi destroy` on one stack, with a state file kept in memory."""
+    """`pulumi up` / `pulumi destroy` on one stack, with a state file kept in memory; each operation gets a
+    fresh provider host, as each CLI command does."""
 
-    def __init__(self, stack: str, host: ProviderHost):
-        self.stack, self.host, self.state = stack, host, State()
+    def __init__(self, stack: str, hosts: HostFactory):
+        self.stack, self.hosts, self.state = stack, hosts, State()
 
     def up(self, config: dict[str, object]) -> program.DeployResult:
-        result = program.deploy(MAIN, self.host, self.state, config, ["hf-endpoints:hfToken"], stack=self.stack)
+        result = program.deploy(MAIN, self.hosts, self.state, config, ["hf-endpoints:hfToken"], stack=self.stack)
         self.state = result.state
         return result
 
     def destroy(self) -> None:
-        program.destroy(self.host, self.state)
+        program.destroy(self.hosts, self.state)
         self.state = State()
 
 
-@pytest.fixture
-def host():
-    with ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": "0.05"}) as host:
-        yield host
+@pytest.fixture(scope="module")
+def hosts():
+    """The module's provider hosts: one fresh host per operation."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        yield hosts
 
 
 def ops(result: program.DeployResult) -> dict[str, str]:
@@ -106,10 +108,10 @@ def endpoints_section(config: dict[str, object]) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
-def test_stack_lifecycle(stack, emulator, host, tmp_path):
+def test_stack_lifecycle(stack, emulator, hosts, tmp_path):
     """Up from nothing, up again (no writes), a config change (update in place), a region change (replace),
     an endpoint removed from the YAML (deleted), destroy (nothing left). prod after its promotion from dev."""
-    project = Project(stack, host)
+    project = Project(stack, hosts)
     config = stack_config(stack, emulator, promoted(tmp_path) if stack == "prod" else REPO)
     namespace = config["hf-endpoints:namespace"]
     (name,) = endpoints_section(config)
@@ -155,11 +157,11 @@ def test_stack_lifecycle(stack, emulator, host, tmp_path):
     assert emulator.endpoints(namespace) == []
 
 
-def test_prod_refuses_to_deploy_before_the_promotion(emulator, host):
+def test_prod_refuses_to_deploy_before_the_promotion(emulator, hosts):
     """The committed prod has no revision and sets hf-endpoints:requirePinnedRevision: its preview fails, before
     anything is registered, saying to promote from dev first."""
     with pytest.raises(Exception) as error:
-        program.preview(MAIN, host, State(), stack_config("prod", emulator), ["hf-endpoints:hfToken"], stack="prod")
+        program.preview(MAIN, hosts, State(), stack_config("prod", emulator), ["hf-endpoints:hfToken"], stack="prod")
     assert type(error.value).__name__ == "RunError"
     assert ("hf-endpoints:endpoints.jais-13b-chat.revision: missing is not a pinned commit (40 lowercase hex "
             "digits), and this stack sets hf-endpoints:requirePinnedRevision; promote a tested commit from dev "
@@ -169,10 +171,10 @@ def test_prod_refuses_to_deploy_before_the_promotion(emulator, host):
     assert emulator.calls() == []
 
 
-def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
+def test_promotion_dev_to_prod_then_prod_up(emulator, hosts, tmp_path):
     """Pin in dev, promote (only the model-defining keys move), prod up; then a new dev change promoted updates
     prod in place."""
-    prod = Project("prod", host)
+    prod = Project("prod", hosts)
     prod.up(stack_config("prod", emulator, promoted(tmp_path)))
     (live,) = emulator.endpoints("my-org")
     assert (live["model"]["revision"], live["compute"]["instanceType"]) == (TESTED, "nvidia-a100")
@@ -196,45 +198,46 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, host, tmp_path):
 
 def test_preview_makes_no_api_call_and_changes_nothing(emulator, tmp_path):
     """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no Endpoints API
-    call. check reads the model's facts from the Hub once; the next previews read them from the disk cache."""
-    env = {"HF_ENDPOINTS_POLL_SECONDS": "0.05", "HF_ENDPOINTS_CACHE": str(tmp_path)}
-    with ProviderHost(PROJECT, env=env) as host, ProviderHost(PROJECT, env=env) as fresh:
-        _preview_makes_no_api_call_and_changes_nothing(emulator, host, fresh)
+    call. check reads the model's facts from the Hub once; the next previews (each in a fresh host process, as
+    each CLI command is) read them from the disk cache."""
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05", HF_ENDPOINTS_CACHE=str(tmp_path)) as hosts:
+        _preview_makes_no_api_call_and_changes_nothing(emulator, hosts)
 
 
-def _preview_makes_no_api_call_and_changes_nothing(emulator, host, fresh):
-    project = Project("local", host)
+def _preview_makes_no_api_call_and_changes_nothing(emulator, hosts):
+    project = Project("local", hosts)
     config = stack_config("local", emulator)
     emulator.clear_calls()
-    first = program.preview(MAIN, host, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    first = program.preview(MAIN, hosts, project.state, config, ["hf-endpoints:hfToken"], stack="local")
     assert ops(first) == {"jais-13b-chat": "create", "endpoints-ready": "create"}
     assert [(c["method"], c["path"]) for c in emulator.calls()] == [  # the Hub only, no Endpoints API
         ("GET", f"/api/models/{MODEL}"), ("HEAD", f"/{MODEL}/resolve/{HUB_SHA}/config.json"),
         ("GET", f"/{MODEL}/resolve/{HUB_SHA}/config.json")]
     emulator.clear_calls()
-    program.preview(MAIN, fresh, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    again = program.preview(MAIN, hosts, project.state, config, ["hf-endpoints:hfToken"], stack="local")
+    assert again.host is not first.host  # another process (each operation gets a fresh host)
     assert emulator.calls() == []  # another process, the same disk cache: not even the Hub
     project.up(config)
 
     changed = copy.deepcopy(config)
     endpoints_section(changed)["jais-13b-chat"]["max_replica"] = 2
     emulator.clear_calls()
-    second = program.preview(MAIN, host, project.state, changed, ["hf-endpoints:hfToken"], stack="local")
+    second = program.preview(MAIN, hosts, project.state, changed, ["hf-endpoints:hfToken"], stack="local")
     assert ops(second) == {"jais-13b-chat": "update", "endpoints-ready": "update"}
     moved = copy.deepcopy(config)
     endpoints_section(moved)["jais-13b-chat"]["region"] = "eu-west-1"
-    third = program.preview(MAIN, host, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
+    third = program.preview(MAIN, hosts, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
     assert ops(third) == {"jais-13b-chat": "replace", "endpoints-ready": "update"}
     assert emulator.calls() == []
     assert [e["compute"]["scaling"]["maxReplica"] for e in emulator.endpoints("local")] == [1]
     project.destroy()
 
 
-def test_invalid_stack_file_fails_before_anything_is_created(emulator, host):
+def test_invalid_stack_file_fails_before_anything_is_created(emulator, hosts):
     config = stack_config("local", emulator)
     endpoints_section(config)["jais-13b-chat"]["min_replica"] = 3
     with pytest.raises(Exception, match=r"endpoints\.jais-13b-chat\.min_replica: 3 is greater than max_replica"):
-        Project("local", host).up(config)
+        Project("local", hosts).up(config)
     assert emulator.endpoints("local") == []
 
 
@@ -252,7 +255,7 @@ def test_secret_inputs_reach_the_engine_marked_secret(change, secret):
     config["hf-endpoints:endpoints"]["jais-13b-chat"].update(change)
     run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
     (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
-    assert set(endpoint.secrets) - {"__provider"} == secret
+    assert {format_path(path) for path in endpoint.secrets} - {"__provider"} == secret
 
 
 def test_the_program_marks_endpoints_with_its_project_and_stack():

@@ -19,7 +19,16 @@ from emulator.process import EmulatorProcess
 from providers import EndpointsReadyProvider, InferenceEndpointProvider
 from providers.client import EndpointsClient, Settings
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import ENDPOINT_PROVIDER, ENDPOINT_TYPE, PROJECT, READY_PROVIDER, READY_TYPE, EndpointStack
+from tests.endpoint_stack import (
+    ENDPOINT_PROVIDER,
+    ENDPOINT_TYPE,
+    PROJECT,
+    READY_PROVIDER,
+    READY_TYPE,
+    EndpointStack,
+    emulator_config,
+    endpoint_hosts,
+)
 from tests.harness.provider_host import ProviderError, ProviderHost, urn
 from tests.test_inference_endpoint import jais, start_host
 
@@ -86,14 +95,11 @@ def test_a_token_from_the_environment_is_stripped_too(stranger):
 
 
 def test_a_stripped_token_works():
-    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{CANARY}=local"]) as emulator:
-        host = start_host(emulator, token=f"  {CANARY}\n")
-        try:
-            stack = EndpointStack(host)
-            stack.up({"jais": jais()}, wait=False)
-            stack.destroy()
-        finally:
-            host.close()
+    with EmulatorProcess([*EMULATOR_FAST_ARGS, "--token", f"{CANARY}=local"]) as emulator, \
+            endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
+        stack = EndpointStack(hosts, emulator_config(emulator, token=f"  {CANARY}\n"))
+        stack.up({"jais": jais()}, wait=False)
+        stack.destroy()
         assert emulator.endpoints("local") == []
 
 
@@ -143,12 +149,9 @@ def test_delete_retries_until_its_deadline_not_a_fixed_count(emulator):
     ({}, {"HF_ENDPOINTS_DELETE_TIMEOUT_SECONDS": "1.5"}, 1.5),
 ], ids=["stack-config", "environment"])
 def test_delete_gives_up_at_the_configured_time_naming_the_endpoint(emulator, config, env, seconds):
-    host = ProviderHost(PROJECT, env={"HF_ENDPOINTS_POLL_SECONDS": "0.05", **env})
-    host.start()
-    host.configure({"hf-endpoints:apiUrl": emulator.api_url, "hf-endpoints:hfToken": emulator.token, **config},
-                   ["hf-endpoints:hfToken"])
-    try:
-        stack = EndpointStack(host)
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05", **env) as hosts:
+        # destroy runs with the config its last `up` recorded in state, as the CLI's does.
+        stack = EndpointStack(hosts, {**emulator_config(emulator), **config})
         stack.up({"jais": jais()}, wait=False)
         emulator.faults(error_rate=1.0)
         started = time.monotonic()
@@ -158,8 +161,6 @@ def test_delete_gives_up_at_the_configured_time_naming_the_endpoint(emulator, co
         emulator.faults(error_rate=0)
         assert stack.names() == ["jais"]  # destroy failed: the endpoint stays in state, so nothing is hidden
         stack.destroy()
-    finally:
-        host.close()
     details = failure.value.details
     assert re.search(rf"EndpointsApiError: local/jais: delete failed \(5\d\d: Injected fault: HTTP 5\d\d\); it may "
                      rf"still exist: run `pulumi destroy` again \(retried for {seconds:g}s: raise "

@@ -1,11 +1,23 @@
-"""Test harness: the real dynamic-provider host over gRPC, a minimal engine, and programs under mocks."""
+"""Test harness: the real dynamic-provider host over gRPC, a model of the engine, and programs under mocks."""
 
-from tests.harness.engine import CheckFailed, Deployment, Engine, Registration, State, Step
+from tests.harness.engine import (
+    Canceled,
+    CheckFailed,
+    Deployment,
+    Engine,
+    Options,
+    ProtectedError,
+    Registration,
+    State,
+    Step,
+)
 from tests.harness.program import DeployResult, ProgramRun, deploy, destroy, preview, refresh, run_program
 from tests.harness.provider_host import (
     UNKNOWN,
     DiffOutcome,
     HarnessError,
+    HostCall,
+    HostFactory,
     ProviderError,
     ProviderHost,
     urn,
@@ -13,13 +25,18 @@ from tests.harness.provider_host import (
 
 __all__ = [
     "UNKNOWN",
+    "Canceled",
     "CheckFailed",
     "DeployResult",
     "Deployment",
     "DiffOutcome",
     "Engine",
     "HarnessError",
+    "HostCall",
+    "HostFactory",
+    "Options",
     "ProgramRun",
+    "ProtectedError",
     "ProviderError",
     "ProviderHost",
     "Registration",

@@ -1,26 +1,25 @@
 """Run a Pulumi program (``__main__.py``) under Pulumi's mocks, optionally with the real provider host in the loop.
 
-How it works: the program runs via ``runpy.run_path`` under ``set_mocks`` with a ``MockMonitor`` subclass whose
-``RegisterResource`` turns each dynamic registration into a :class:`Registration` (secrets unwrapped as the
-engine does for the ``acceptSecrets=False`` host, unknowns kept, dependencies from the request) and answers with
-real outputs from :class:`Deployment.register`, so later resources see earlier resources' real outputs.
-Non-dynamic resources (components, other providers) get canned answers (outputs = inputs) and are not in state.
+How it works: the program (a ``__main__.py`` run via ``runpy.run_path``, or a function) runs under ``set_mocks``
+with a ``MockMonitor`` subclass whose ``RegisterResource`` turns each dynamic registration into a
+:class:`Registration` as the engine reads it: inputs with their secret paths (the engine unwraps them for the
+``acceptSecrets=False`` host and re-marks what comes back), unknowns kept, dependencies and property
+dependencies, and the resource options (``deleteBeforeReplace`` only when the program defined it,
+``additionalSecretOutputs``, ``ignoreChanges``, ``protect``, ``replaceOnChanges``, ``retainOnDelete``). It
+answers with real outputs from :class:`Deployment.register`, secret where the engine marks them secret, so
+later resources see earlier resources' real outputs. Non-dynamic resources (components, other providers) get
+canned answers (outputs = inputs) and are not in state.
 
-Mocks concurrency (pulumi 3.272.0, observed): the SDK calls the monitor's ``RegisterResource`` through
-``loop.run_in_executor(None, ...)`` (``pulumi/runtime/resource.py``), i.e. on the event loop's default thread
-pool (``min(32, cpus + 4)`` workers). Independent registrations therefore arrive concurrently (4 toy creates of
-0.5 s each took 0.55 s in total on 2 CPUs) and in no fixed order; dependents arrive once their inputs resolved.
-The harness is thread-safe, but the degree of parallelism depends on the CPU count: do not rely on it in tests,
-use ``Engine.apply`` to test parallel behaviour.
-
-Isolation: the program runs in a fresh thread (fresh contextvars, fresh event loop). Pulumi's ``Settings`` keep
-values in ContextVars but also leak "defaults" across contexts (``ContextProperty.fset``); those are saved and
-restored around each run, so the caller's Pulumi settings are untouched.
+Each ``deploy``/``preview``/``destroy``/``refresh`` is one operation: it takes a fresh host (from a
+:class:`~tests.harness.provider_host.HostFactory`) and configures it, as the CLI does: ``up`` and ``preview``
+with the stack config they run with, ``destroy`` and ``refresh`` (which do not run the program) with the config
+recorded in state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import runpy
 import threading
@@ -28,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from google.protobuf import json_format
 from pulumi import Output
 from pulumi._utils import ContextProperty
 from pulumi.output import Unknown
@@ -37,13 +37,28 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tests.harness.engine import Deployment, Engine, Registration, State, Step
-from tests.harness.provider_host import UNKNOWN, HarnessError, ProviderHost, urn
+from tests.harness.engine import (
+    Deployment,
+    Engine,
+    Options,
+    PropPath,
+    Registration,
+    State,
+    Step,
+    child,
+    secret_paths,
+)
+from tests.harness.engine import parse_path as parse
+from tests.harness.provider_host import UNKNOWN, ProviderHost, urn
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 
-Handler = Callable[[Registration], tuple[str, dict[str, Any]]]
-"""Turns a dynamic registration into ``(id, outputs)``, as the engine would answer the program."""
+Handler = Callable[[Registration], tuple[str, dict[str, Any], set[PropPath]]]
+"""Turns a dynamic registration into ``(id, outputs, secret output paths)``, as the engine answers the program."""
+Program = str | Path | Callable[[], None]
+"""A ``__main__.py`` path, or a function that declares the resources."""
+Hosts = Callable[[], ProviderHost]
+"""Where each operation gets its fresh, started host (a :class:`HostFactory`); the operation closes it."""
 
 
 class ProgramRun(NamedTuple):
@@ -58,6 +73,8 @@ class DeployResult(NamedTuple):
     exports: dict[str, Any]
     exports_secret: set[str]
     registrations: list[Registration]
+    host: ProviderHost
+    """The operation's provider host (closed): its ``log_lines()`` are the diagnostics, ``calls()`` what it got."""
 
 
 def full_config(project: str, config: Mapping[str, object]) -> dict[str, str]:
@@ -111,23 +128,55 @@ class _Monitor(mocks.MockMonitor):
             raise
 
     def _register_dynamic(self, request: Any) -> Any:
-        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
-        secret_keys = {k for k, v in raw.items() if rpc.is_rpc_secret(v)}
-        inputs = {k: _plain(rpc.unwrap_rpc_secret(v)) for k, v in raw.items()}
-        deps = list(request.dependencies)
-        for prop_deps in request.propertyDependencies.values():
-            deps.extend(u for u in prop_deps.urns if u not in deps)
-        reg = Registration(request.type, request.name, inputs, deps, frozenset(secret_keys))
+        reg = registration(request)
         with self._lock:
             self.registrations.append(reg)
-        id_, outputs = self._handler(reg)
-        # The engine re-marks outputs secret when the input of the same key was secret (annotateSecrets).
-        answer = {k: rpc.wrap_rpc_secret(v) if k in secret_keys else v for k, v in outputs.items()}
-        answer = {k: None if v == UNKNOWN else v for k, v in answer.items()}
+        id_, outputs, secrets = self._handler(reg)
+        answer = _wrap_secrets({k: None if v == UNKNOWN else v for k, v in outputs.items()}, secrets)
         obj = _sync_await(rpc.serialize_properties(answer, {}))
         r_urn = self.make_urn(request.parent, request.type, request.name)
         self.resources[r_urn] = mocks.MockMonitor.ResourceRegistration(r_urn, id_, outputs)
         return resource_pb2.RegisterResourceResponse(urn=r_urn, id=id_, object=obj)
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def registration(request: Any) -> Registration:
+    """A ``RegisterResourceRequest`` as the engine reads it (``source_eval.go`` ``RegisterResource``)."""
+    # The wire form keeps each secret where the program put it (the SDK's deserializer would push it up a level).
+    inputs, secrets = secret_paths(json_format.MessageToDict(request.object), _is_secret, lambda v: v["value"])
+    property_dependencies = {k: list(v.urns) for k, v in request.propertyDependencies.items()}
+    deps = list(request.dependencies)
+    for urns in property_dependencies.values():
+        deps.extend(u for u in urns if u not in deps)
+    defined = request.deleteBeforeReplaceDefined or request.deleteBeforeReplace
+    options = Options(
+        delete_before_replace=request.deleteBeforeReplace if defined else None,
+        additional_secret_outputs=tuple(request.additionalSecretOutputs),
+        ignore_changes=tuple(request.ignoreChanges),
+        protect=bool(request.protect),
+        replace_on_changes=tuple(request.replaceOnChanges),
+        retain_on_delete=bool(request.retainOnDelete),
+    )
+    return Registration(request.type, request.name, inputs, deps, options, frozenset(secrets),
+                        property_dependencies)
+
+
+def _wrap_secrets(value: dict[str, Any], paths: set[PropPath]) -> dict[str, Any]:
+    """A copy of ``value`` with the values at ``paths`` marked secret, as the engine's answer to the program."""
+    value = copy.deepcopy(value)
+    for path in sorted(paths, key=len, reverse=True):
+        parent: Any = value
+        for key in path[:-1]:
+            found, parent = child(parent, key)
+            if not found:
+                break
+        else:
+            if child(parent, path[-1])[0]:
+                parent[path[-1]] = rpc.wrap_rpc_secret(parent[path[-1]])
+    return value
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:
@@ -156,7 +205,7 @@ def _context_defaults() -> dict[ContextProperty, Any]:
 
 
 def _execute(
-    program_path: str | Path,
+    program: Program,
     project: str,
     stack: str,
     config: Mapping[str, str],
@@ -170,7 +219,10 @@ def _execute(
     failure: list[BaseException] = []
 
     async def body() -> None:
-        runpy.run_path(str(program_path), run_name="__main__")
+        if callable(program):
+            program()
+        else:
+            runpy.run_path(str(program), run_name="__main__")
         root = settings.get_root_resource()
         for name, value in getattr(root, "outputs", {}).items():
             exports[name], is_secret = await _resolve(value)
@@ -216,7 +268,7 @@ def _execute(
 
 
 def run_program(
-    program_path: str | Path,
+    program: Program,
     project: str,
     stack: str,
     config: Mapping[str, object],
@@ -227,73 +279,88 @@ def run_program(
 
     If the program fails, the exception carries ``registrations``: what it had registered before it failed."""
 
-    def canned(reg: Registration) -> tuple[str, dict[str, Any]]:
-        return ("" if preview else f"{reg.name}-id"), dict(reg.inputs)
+    def canned(reg: Registration) -> tuple[str, dict[str, Any], set[PropPath]]:
+        return ("" if preview else f"{reg.name}-id"), dict(reg.inputs), set(reg.secrets)
 
     cfg = full_config(project, config)
-    return _execute(program_path, project, stack, cfg, _full_keys(project, secret_keys), preview, canned)
+    return _execute(program, project, stack, cfg, _full_keys(project, secret_keys), preview, canned)
 
 
 def _run_with_engine(
-    program_path: str | Path,
-    host: ProviderHost,
+    program: Program,
+    hosts: Hosts,
     state: State,
     config: Mapping[str, object],
     secret_keys: Iterable[str],
     stack: str,
     preview: bool,
 ) -> DeployResult:
+    host = hosts()
     project = host.project
     cfg = full_config(project, config)
     keys = _full_keys(project, secret_keys)
-    host.configure(cfg, keys)
-    run: Deployment = Engine(host, stack, project).begin(State(state.resources, cfg, keys), preview)
-
-    def handler(reg: Registration) -> tuple[str, dict[str, Any]]:
-        entry = run.register(reg)
-        return entry["id"], entry["outputs"]
-
     try:
-        program = _execute(program_path, project, stack, cfg, keys, preview, handler)
-        new_state, steps = run.finish()
-    except HarnessError as err:
-        raise run.fail(err) from None
+        # The default provider is configured with the stack config this operation runs with.
+        host.configure(cfg, keys)
+        run: Deployment = Engine(host, stack, project).begin(state, preview, cfg, keys)
+
+        def handler(reg: Registration) -> tuple[str, dict[str, Any], set[PropPath]]:
+            entry = run.register(reg)
+            return entry["id"], entry["outputs"], {parse(p) for p in entry["secret_outputs"]}
+
+        try:
+            program_run = _execute(program, project, stack, cfg, keys, preview, handler)
+            new_state, steps = run.finish()
+        except Exception as err:
+            first = run.error or err  # the failure that canceled the rest, not a later cancellation
+            raise run.fail(first) from (None if first is err else err)
+    finally:
+        host.close()
     if preview:
         new_state = state.copy()
-    return DeployResult(new_state, steps, program.exports, program.exports_secret, program.registrations)
+    return DeployResult(new_state, steps, program_run.exports, program_run.exports_secret,
+                        program_run.registrations, host)
 
 
 def deploy(
-    program_path: str | Path,
-    host: ProviderHost,
+    program: Program,
+    hosts: Hosts,
     state: State,
     config: Mapping[str, object],
     secret_keys: Iterable[str] = (),
     stack: str = "dev",
 ) -> DeployResult:
-    """``pulumi up``: Configure the host with the stack config, run the program, delete what is gone."""
-    return _run_with_engine(program_path, host, state, config, secret_keys, stack, preview=False)
+    """``pulumi up``: Configure a fresh host with the stack config, run the program, delete what is gone."""
+    return _run_with_engine(program, hosts, state, config, secret_keys, stack, preview=False)
 
 
 def preview(
-    program_path: str | Path,
-    host: ProviderHost,
+    program: Program,
+    hosts: Hosts,
     state: State,
     config: Mapping[str, object],
     secret_keys: Iterable[str] = (),
     stack: str = "dev",
 ) -> DeployResult:
     """``pulumi preview``: Check and Diff only; new/changed resources show unknown outputs; state unchanged."""
-    return _run_with_engine(program_path, host, state, config, secret_keys, stack, preview=True)
+    return _run_with_engine(program, hosts, state, config, secret_keys, stack, preview=True)
 
 
-def destroy(host: ProviderHost, state: State) -> list[Step]:
-    """``pulumi destroy``: no program; the host is configured with the config recorded in state."""
-    host.configure(state.config, state.secret_keys)
-    return Engine(host, "", host.project).destroy(state)
+def destroy(hosts: Hosts, state: State) -> list[Step]:
+    """``pulumi destroy``: no program; a fresh host configured with the config recorded in state."""
+    host = hosts()
+    try:
+        host.configure(state.config, state.secret_keys)
+        return Engine(host, "", host.project).destroy(state)
+    finally:
+        host.close()
 
 
-def refresh(host: ProviderHost, state: State) -> tuple[State, list[Step]]:
-    """``pulumi refresh`` with the config recorded in state."""
-    host.configure(state.config, state.secret_keys)
-    return Engine(host, "", host.project).refresh(state)
+def refresh(hosts: Hosts, state: State) -> tuple[State, list[Step]]:
+    """``pulumi refresh`` (no program): a fresh host configured with the config recorded in state."""
+    host = hosts()
+    try:
+        host.configure(state.config, state.secret_keys)
+        return Engine(host, "", host.project).refresh(state)
+    finally:
+        host.close()

@@ -3,6 +3,11 @@
 The file path comes from config ``dbPath`` or the ``TOY_DB`` env var, read in ``configure()`` into a module
 global: never onto the provider instance, which is pickled into state. The file also keeps a log of every
 mutating call, so tests can assert "no writes" and call order.
+
+Control inputs (never diffed) script a create or a diff: ``sleep`` (seconds), ``announce`` (log
+``["started", name]`` first), ``after`` (``"<op> <name>"``: wait until the log holds that entry), ``fail`` (log
+``["failed", name]`` and raise), ``dbr`` (the provider's delete-before-replace answer, default true),
+``engine_diff`` (``diff`` returns ``changes=None``: the engine compares the inputs itself).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pulumi.output import Unknown
 
 DB_ENV = "TOY_DB"
 FIELDS = ("name", "value", "members")
-ALLOWED = {*FIELDS, "sleep", "fail"}
+ALLOWED = {*FIELDS, "sleep", "fail", "announce", "after", "dbr", "engine_diff"}
 _runtime: dict[str, str] = {}  # per host process; filled by configure()
 _lock = threading.Lock()  # the host serves 4 calls at once
 
@@ -57,6 +62,26 @@ def _mutate(op: str, rid: str, record: dict[str, Any] | None) -> None:
         tmp.replace(path)
 
 
+def _log(op: str, name: str) -> None:
+    path = Path(_runtime["db"])
+    with _lock:
+        db = load(path)
+        db["log"].append([op, name])
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(db, indent=1))
+        tmp.replace(path)
+
+
+def _await(entry: str, timeout: float = 30.0) -> None:
+    """Block until the log holds ``[op, name]`` (another create's progress): a handshake, not a delay."""
+    wanted = entry.split(" ", 1)
+    deadline = time.monotonic() + timeout
+    while wanted not in load(_runtime["db"])["log"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"toy: {entry!r} never happened")
+        time.sleep(0.01)
+
+
 class ToyProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         path = req.config.get("dbPath") or os.environ.get(DB_ENV)
@@ -72,12 +97,19 @@ class ToyProvider(ResourceProvider):
         return CheckResult({k: v for k, v in news.items() if k in ALLOWED}, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        if news.get("engine_diff"):
+            return DiffResult(changes=None, replaces=[], delete_before_replace=bool(news.get("dbr", True)))
         changed = [k for k in FIELDS if olds.get(k) != news.get(k)]
         replaces = ["name"] if "name" in changed else []
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=bool(news.get("dbr", True)))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        if props.get("announce"):
+            _log("started", props["name"])
+        if props.get("after"):
+            _await(props["after"])
         if props.get("fail"):
+            _log("failed", props["name"])
             raise RuntimeError(str(props["fail"]))
         time.sleep(float(props.get("sleep") or 0))
         rid = uuid.uuid4().hex[:8]

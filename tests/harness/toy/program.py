@@ -1,11 +1,25 @@
-"""A toy ``__main__.py``: one record per entry of config ``records``, plus ``summary`` built from their outputs."""
+"""A toy ``__main__.py``: one record per entry of config ``records``, plus ``summary`` built from their outputs.
+
+A record's ``opts`` become its ``ResourceOptions``; the keys listed in its ``secret`` are passed as secrets.
+"""
+
+from typing import Any
 
 import pulumi
 
 from tests.harness.toy import Toy
 
+
+def record(key: str, props: dict[str, Any]) -> Toy:
+    props = dict(props)
+    opts = props.pop("opts", None)
+    for name in props.pop("secret", []):
+        props[name] = pulumi.Output.secret(props[name])
+    return Toy(key, opts=pulumi.ResourceOptions(**opts) if opts else None, **props)
+
+
 cfg = pulumi.Config()
-records = {key: Toy(key, **props) for key, props in cfg.require_object("records").items()}
+records = {key: record(key, props) for key, props in cfg.require_object("records").items()}
 summary = Toy(
     "summary",
     name=cfg.get("summaryName") or "summary",
