@@ -8,6 +8,7 @@ as a user types them; every command's output is kept, so tests can assert on wha
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -150,10 +151,36 @@ class PulumiProject:
 
     @staticmethod
     def kill(process: subprocess.Popen[str]) -> str:
-        """SIGKILL the command and everything it started; returns what it printed."""
+        """SIGKILL the command (and its process group); returns what it printed. The plugins it started run in
+        groups of their own: see `leftovers`."""
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate(timeout=30)
         return output
+
+    def leftovers(self) -> dict[int, str]:
+        """pid -> command line of every live process started for this project (its path in the command line, or
+        its working directory inside it): what a killed CLI left running."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                cwd = os.readlink(entry / "cwd")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and command and (str(self.root) in command or cwd.startswith(str(self.root))):
+                found[int(entry.name)] = command
+        return found
+
+    def kill_leftovers(self) -> dict[int, str]:
+        """SIGKILL what `leftovers` finds (tests must leave nothing running); returns what it killed."""
+        found = self.leftovers()
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return found
 
     def init(self, stack: str | None = None) -> Result:
         return self.run("stack", "init", stack or self.stack)

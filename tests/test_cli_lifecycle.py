@@ -264,6 +264,7 @@ def test_killed_up_then_up_again_takes_the_endpoint_back(project, emulator):
         assert time.monotonic() < deadline and running.poll() is None, emulator.calls()
         time.sleep(0.05)
     project.kill(running)
+    project.kill_leftovers()  # the provider host a killed CLI leaves behind
     emulator.faults(error_after_rate=0, latency_seconds=0)
     assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
     assert [e["tags"] for e in emulator.endpoints(NS)] == [["hf-endpoints:hf-endpoints/local"]]

@@ -31,6 +31,15 @@ def test_killed_up_converges_with_the_readme_commands(tmp_path, pulumi_bin, emul
     killed = project.kill(process)
     assert f"{NAME}: created" in killed
     emulator.faults(latency_seconds=0)
+    # Our language host notices that the CLI is gone and ends, with the program it was running; Pulumi's
+    # dynamic-provider host (its own code) stays until killed, as with a release CLI.
+    deadline = time.monotonic() + 15
+    while any("language_host.py" in command or "pulumi-language-python-exec" in command
+              for command in project.leftovers().values()):
+        assert time.monotonic() < deadline, project.leftovers()
+        time.sleep(0.1)
+    assert all("pulumi.dynamic" in command or "pulumi-resource-pulumi-python" in command
+               for command in project.kill_leftovers().values())
 
     locked = project.up(check=False)
     assert locked.code != 0
@@ -48,3 +57,4 @@ def test_killed_up_converges_with_the_readme_commands(tmp_path, pulumi_bin, emul
     project.preview("--expect-no-changes")
     project.destroy()
     assert emulator.endpoints("local") == []
+    assert project.leftovers() == {}

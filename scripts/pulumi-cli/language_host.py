@@ -15,11 +15,13 @@ are served; this host stands in for the one missing piece and does what Pulumi's
   back to the engine, then its exit code;
 * it requires no plugins (a dynamic-provider program needs only `pulumi-python`, which the engine knows).
 
-It never installs anything: `pulumi install` fails with a message naming the project's venv script.
+It never installs anything: `pulumi install` fails with a message naming the project's venv script. When the CLI
+that started it dies (a killed `pulumi up`), it ends too, and the program it runs with it: nothing is left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -27,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -38,6 +41,7 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 HERE = Path(__file__).resolve().parent
 EXEC_SCRIPT = HERE / "pulumi-language-python-exec"
 BAIL_EXIT_CODE = 32  # the runner printed an actionable message already
+CHILDREN: set[subprocess.Popen] = set()  # the programs and plugins running now, ended with the host
 
 
 def _python(root: str, options: dict) -> str:
@@ -74,6 +78,26 @@ def _stream(process: subprocess.Popen) -> Iterator[language_pb2.RunPluginRespons
         else:
             yield language_pb2.RunPluginResponse(**{field: chunk})
     yield language_pb2.RunPluginResponse(exitcode=process.wait())
+
+
+@contextlib.contextmanager
+def _child(argv: list[str], **options) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(argv, **options)
+    CHILDREN.add(process)
+    try:
+        yield process
+    finally:
+        CHILDREN.discard(process)
+
+
+def _end_with_parent(parent: int) -> None:
+    """The CLI starts the host and talks to it until it is done; if the CLI dies (SIGKILL, a lost runner), its
+    plugins are not told. Poll: once this process has another parent, end the children and exit."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    for child in list(CHILDREN):
+        child.kill()
+    os._exit(1)
 
 
 class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
@@ -122,7 +146,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
         env.pop("PYTHONHOME", None)
         # The program's output is the user's: pass it through to the CLI, which shows it as diagnostics.
-        code = subprocess.call(argv, cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL)
+        with _child(argv, cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL) as program:
+            code = program.wait()
         if code == 0:
             return language_pb2.RunResponse()
         if code == BAIL_EXIT_CODE:
@@ -134,17 +159,17 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         python = _python(info.root_directory or info.program_directory, _options(info))
         env = dict(os.environ)
         env.update(item.split("=", 1) for item in request.env if "=" in item)
-        process = subprocess.Popen([python, "-u", info.program_directory, *request.args],
-                                   cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        context.add_callback(process.kill)  # the engine ends the plugin by closing the stream
-        yield from _stream(process)
+        with _child([python, "-u", info.program_directory, *request.args], cwd=request.pwd or None, env=env,
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+            context.add_callback(process.kill)  # the engine ends the plugin by closing the stream
+            yield from _stream(process)
 
     def Cancel(self, request, context):
         return empty_pb2.Empty()
 
 
 def main() -> None:
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     engine_address = sys.argv[-1] if len(sys.argv) > 1 else ""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
