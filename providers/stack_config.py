@@ -69,12 +69,12 @@ def read(config: Mapping[str, Any]) -> StackConfig:
     if hub_url not in (None, "") and not re.fullmatch(r"https?://\S+", str(hub_url)):
         problems.append(f"{PREFIX}hubUrl: {show(hub_url)} is not an http(s) URL; e.g. https://huggingface.co, or "
                         "remove it for the public Hub")
-    endpoints = _structured(settings.get("endpoints"))
+    endpoints = _decoded(settings.get("endpoints"))
     if "endpoints" not in settings:
         problems.append(f"{PREFIX}endpoints: missing; {ENDPOINTS_FIX}")
     specs = {}
     try:
-        specs = stack_endpoints(settings.get("namespace"), endpoints, _structured(settings.get("defaults")),
+        specs = stack_endpoints(settings.get("namespace"), endpoints, _decoded(settings.get("defaults")),
                                 require_pinned_revision=bool(pinned))
     except StackConfigError as error:
         problems.extend(error.problems if "endpoints" in settings else
@@ -178,18 +178,9 @@ def _unknown_setting(key: str) -> str:
     return f"{PREFIX}{key} is not a setting of hf-endpoints; {fix}"
 
 
-def _structured(value: Any) -> Any:
-    """A structured setting: the engine passes JSON text (`pulumi.Config.require_object` decodes it the same way)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _number(value: Any) -> Any:
-    """A scalar setting as written: config values arrive as text (`"300"`)."""
+def _decoded(value: Any) -> Any:
+    """A setting as written: the engine passes config values as text (`"300"`), structured ones as JSON text
+    (`pulumi.Config.require_object` decodes them the same way)."""
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -202,7 +193,7 @@ def _seconds(settings: Mapping[str, Any], key: str, example: int, problems: list
              whole: bool = True) -> Any:
     if key not in settings:
         return None
-    value = _number(settings[key])
+    value = _decoded(settings[key])
     fix = f"e.g. `pulumi config set {PREFIX}{key} {example}`"
     kind = "a whole number" if whole else "a number"
     if isinstance(value, bool) or not isinstance(value, int | float) or (whole and value != int(value)):
@@ -217,7 +208,7 @@ def _seconds(settings: Mapping[str, Any], key: str, example: int, problems: list
 def _boolean(settings: Mapping[str, Any], key: str, problems: list[str]) -> bool | None:
     if key not in settings:
         return None
-    value = _number(settings[key])
+    value = _decoded(settings[key])
     if not isinstance(value, bool):
         problems.append(f"{PREFIX}{key}: {show(value)} is not a boolean; write true or false")
         return None

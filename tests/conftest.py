@@ -58,3 +58,24 @@ def pulumi_bin():
             pytest.fail(pulumi_cli.CLI_MISSING)
         pytest.skip(pulumi_cli.CLI_MISSING)
     return bin_dir
+
+
+@pytest.fixture
+def project(tmp_path, pulumi_bin, emulator):
+    """The `local` stack in a scratch copy of the project for the real CLI, pointed at a reset emulator whose replies
+    pass the smoke test and whose idle clock runs in real minutes (a running endpoint stays running for the whole
+    test). Whatever a killed CLI left running is ended afterwards."""
+    emulator.configure(reply="positive", time_scale=60)
+    project = pulumi_cli.PulumiProject(tmp_path / "project", pulumi_bin, emulator)
+    project.point_at_emulator()
+    project.init()
+    yield project
+    project.kill_leftovers()
+
+
+@pytest.fixture
+def deployed(project, emulator):
+    """`project` after a successful `pulumi up`, with the emulator's call log cleared."""
+    project.up()
+    emulator.clear_calls()
+    return project

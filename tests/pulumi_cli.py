@@ -67,6 +67,21 @@ class CommandFailed(AssertionError):
         self.result = result
 
 
+def cli_env(root: Path, bin_dir: Path) -> dict[str, str]:
+    """The environment of the CLI for a scratch project at `root`: its own Pulumi home and file backend
+    (`root/.state`), the passphrase, and nothing fetched from the network."""
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", str(root)),
+        "PULUMI_HOME": str(root / ".pulumi-home"),
+        "PULUMI_BACKEND_URL": f"file://{root / '.state'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_CONFIRMATIONS": "true",
+    }
+
+
 class PulumiProject:
     """A scratch copy of the project with its own backend and Pulumi home; `run` is `pulumi <args>`."""
 
@@ -83,14 +98,7 @@ class PulumiProject:
         self.backend = root / ".state"
         self.backend.mkdir()
         self.env = {
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", str(root)),
-            "PULUMI_HOME": str(root / ".pulumi-home"),
-            "PULUMI_BACKEND_URL": f"file://{self.backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            **cli_env(root, bin_dir),
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_ENDPOINTS_POLL_SECONDS": "0.1",
             "HF_TOKEN": emulator.token,

@@ -12,7 +12,6 @@ These tests need the pinned CLI (`scripts/pulumi --install-only`); with `CI` set
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import yaml
 
 from tests.harness import HarnessError, HostFactory, State, deploy, preview
 from tests.harness.toy import load
-from tests.pulumi_cli import PASSPHRASE, REPO, PulumiProject
+from tests.pulumi_cli import REPO, PulumiProject, cli_env
 from tests.test_harness_toy import OPTION_CASES
 
 pytestmark = pytest.mark.cli
@@ -54,16 +53,7 @@ class ToyProject(PulumiProject):
         self.backend = root / ".state"
         self.backend.mkdir()
         self.db = root / "toy.json"
-        self.env = {
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", str(root)),
-            "PULUMI_HOME": str(root / ".pulumi-home"),
-            "PULUMI_BACKEND_URL": f"file://{self.backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
-        }
+        self.env = cli_env(root, bin_dir)
 
     def records(self, records: dict[str, Any]) -> None:
         self.write_stack({f"{TOY_PROJECT}:records": records, f"{TOY_PROJECT}:dbPath": str(self.db)})
@@ -164,22 +154,6 @@ def test_engine_model_decides_resource_options_as_the_cli_does(tmp_path, pulumi_
 
 
 # --- our stack through the real CLI --------------------------------------------------------------------------
-
-@pytest.fixture
-def project(tmp_path, pulumi_bin, emulator) -> PulumiProject:
-    emulator.configure(reply="positive", time_scale=60)
-    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
-    project.point_at_emulator()
-    project.init()
-    return project
-
-
-@pytest.fixture
-def deployed(project, emulator) -> PulumiProject:
-    project.up()
-    emulator.clear_calls()
-    return project
-
 
 def provider_config(project: PulumiProject) -> dict[str, Any]:
     """The default provider's inputs in state: the stack config it was last configured with."""

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pulumi_cli import PulumiProject
-
 pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
 LLAMA = "meta-llama/Llama-3.1-70B-Instruct"  # in the emulator's Hub: 70.55B parameters, BF16
 KEY = "hf-endpoints:maxHourlyUsd"
-
-
-@pytest.fixture
-def project(tmp_path, pulumi_bin, emulator) -> PulumiProject:
-    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
-    project.point_at_emulator()
-    project.init()
-    return project
 
 
 def test_a_stack_over_its_budget_fails_the_preview_with_zero_calls(project, emulator):

@@ -15,7 +15,6 @@ import urllib.request
 import pytest
 
 from emulator.hub import builtin_sha
-from tests.pulumi_cli import PulumiProject
 
 pytestmark = pytest.mark.cli
 NS = "local"
@@ -45,24 +44,6 @@ def property_changes(preview_output: str, resource: str = "InferenceEndpoint") -
         elif inside and re.match(r"^\s+[~+-]\s+\w[\w.-]*\s*:", line):
             lines.append(line.strip())
     return lines
-
-
-@pytest.fixture
-def project(tmp_path, pulumi_bin, emulator) -> PulumiProject:
-    """The `local` stack in a scratch copy, pointed at a reset emulator whose replies pass the smoke test and
-    whose idle clock runs in real minutes (a running endpoint stays running for the whole test)."""
-    emulator.configure(reply="positive", time_scale=60)
-    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
-    project.point_at_emulator()
-    project.init()
-    return project
-
-
-@pytest.fixture
-def deployed(project, emulator) -> PulumiProject:
-    project.up()
-    emulator.clear_calls()
-    return project
 
 
 def hub_calls(emulator) -> list[tuple[str, str]]:
@@ -230,7 +211,6 @@ def test_destroy_leaves_nothing_and_the_stack_can_be_removed(deployed, emulator)
     deployed.run("stack", "rm", "local", "--yes")
     listing = deployed.run("stack", "ls", "--json").json()
     assert listing == []
-
 
 
 def test_stack_config_mistakes_stop_the_preview_without_a_traceback(project, emulator):

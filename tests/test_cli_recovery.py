@@ -28,8 +28,7 @@ def test_killed_up_converges_with_the_readme_commands(tmp_path, pulumi_bin, emul
                   for c in emulator.calls()):
         assert process.poll() is None and time.monotonic() < deadline, "the create never reached the API"
         time.sleep(0.02)
-    killed = project.kill(process)
-    assert f"{NAME}: created" in killed
+    project.kill(process)  # the emulator's call log, not the CLI's output, says the POST landed
     emulator.faults(latency_seconds=0)
     # Our language host notices that the CLI is gone and ends, with the program it was running; Pulumi's
     # dynamic-provider host (its own code) stays until killed, as with a release CLI.
