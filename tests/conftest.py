@@ -79,3 +79,13 @@ def deployed(project, emulator):
     project.up()
     emulator.clear_calls()
     return project
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    """A fresh dynamic-provider host per operation, as the engine starts them (tests.endpoint_stack); the factory
+    serves the whole module."""
+    from tests.endpoint_stack import endpoint_hosts  # imported here: it pulls the whole harness in
+
+    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as factory:
+        yield factory

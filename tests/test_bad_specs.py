@@ -16,7 +16,6 @@ import pytest
 from providers.stack_files import load_stack, to_plain
 from tests import shared_files
 from tests.bad_specs import CORRECTIONS, TABLE_PATH, change_of, load_table, run_case
-from tests.endpoint_stack import endpoint_hosts
 from tests.harness import program
 from tests.harness.engine import State
 from tests.test_inference_endpoint import start_host
@@ -37,13 +36,6 @@ def host(emulator_process):
     host = start_host(emulator_process)
     yield host
     host.close()
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    """For the program's previews: a fresh provider host per operation, configured with the stack config."""
-    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
-        yield hosts
 
 
 def test_the_corrected_case_is_valid_as_the_review_wrote_it(host, emulator):

@@ -6,21 +6,15 @@ import time
 
 import pytest
 
-from tests.pulumi_cli import PulumiProject
-
 pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
 
 
-def test_killed_up_converges_with_the_readme_commands(tmp_path, pulumi_bin, emulator):
+def test_killed_up_converges_with_the_readme_commands(project, emulator):
     """The create's POST landed, then the CLI was killed: the engine leaves the stack locked and the create
     pending. The README's commands (`pulumi cancel`, then `pulumi up`) converge: one endpoint, the one the
     killed run made, taken back with no flag; no duplicate, and destroy leaves nothing behind."""
-    emulator.configure(reply="positive", time_scale=60)
-    project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
-    project.point_at_emulator()
     project.edit_endpoint(NAME, paused=True)  # create = POST, then pause: the kill falls between the two
-    project.init()
     emulator.faults(latency_seconds=2)
     process = project.start("up", "--stack", "local", "--yes", "--skip-preview")
     deadline = time.monotonic() + 60

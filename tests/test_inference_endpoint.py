@@ -21,7 +21,6 @@ from tests.endpoint_stack import (
     TOKEN_KEY,
     EndpointStack,
     emulator_config,
-    endpoint_hosts,
     ops,
 )
 from tests.harness.engine import SECRET_MARK
@@ -66,13 +65,6 @@ def host(emulator):
     host = start_host(emulator)
     yield host
     host.close()
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    """A fresh provider host per operation; the factory (and its hosts starting ahead) serves the module."""
-    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
-        yield hosts
 
 
 @pytest.fixture

@@ -87,13 +87,6 @@ class Project:
         self.state = State()
 
 
-@pytest.fixture(scope="module")
-def hosts():
-    """The module's provider hosts: one fresh host per operation."""
-    with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as hosts:
-        yield hosts
-
-
 def ops(result: program.DeployResult) -> dict[str, str]:
     return {step.urn.rsplit("::", 1)[1]: step.op for step in result.steps}
 

@@ -29,6 +29,7 @@ from tests.endpoint_stack import (
     emulator_config,
     endpoint_hosts,
 )
+from tests.fake_clock import FakeClock
 from tests.harness.provider_host import ProviderError, ProviderHost, urn
 from tests.test_inference_endpoint import jais, start_host
 
@@ -118,17 +119,6 @@ def test_every_method_names_the_endpoint_and_the_servers_message(emulator, metho
     assert "401: User 'local' has no access to namespace 'someone-else'" in details
     for text in NOT_SHOWN:
         assert text not in details
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_delete_retries_until_its_deadline_not_a_fixed_count(emulator):

@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 
 from providers.readiness import EndpointNotReadyError, Target, wait_until_ready
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 class ScriptedClient:
