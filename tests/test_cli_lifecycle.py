@@ -248,10 +248,10 @@ def test_killed_up_then_up_again_takes_the_endpoint_back(project, emulator):
     emulator.faults(error_after_rate=0, latency_seconds=0)
     assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
     assert [e["tags"] for e in emulator.endpoints(NS)] == [["hf-endpoints:hf-endpoints/local"]]
+    locked = project.up(check=False)  # the killed run's lock is still there: the error says what to do
+    assert locked.code != 0 and "`pulumi cancel`" in locked.output, locked.output
+    project.run("cancel", "--stack", project.stack, "--yes")
     result = project.up(check=False)
-    if result.code != 0 and "locked" in result.output:  # the killed run's lock: what the error says to do
-        project.run("cancel", "--stack", project.stack, "--yes")
-        result = project.up(check=False)
     assert result.code == 0, result.output
     assert f"InferenceEndpoint::{NAME}, interrupted while creating" in result.output  # Pulumi's own warning
     assert f"hf-endpoints: local/{NAME}: taking back the endpoint this stack created" in result.output
