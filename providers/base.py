@@ -41,12 +41,23 @@ class StackSettings(dict):
         return repr({key: REDACTED if is_secret_key(key.split(":")[-1]) else value for key, value in self.items()})
 
 
+def _in_provider_host() -> bool:
+    """Whether this process is Pulumi's dynamic-provider host (`python -m pulumi.dynamic`), not a test or tool."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "pulumi.dynamic.__main__"
+
+
 class ConfiguredProvider(ResourceProvider):
     serialize_as_secret_always = False  # it captures nothing secret; tests assert the pickle has no token
 
     def configure(self, req: ConfigureRequest) -> None:
         config = {f"hf-endpoints:{key}": req.config.get(f"hf-endpoints:{key}") for key in CONFIG_KEYS}
         self._config = StackSettings({key: value for key, value in config.items() if value is not None})
+        # The provider host reports a failed call as `traceback.format_exc()`. Every failure of ours is one
+        # EndpointError naming the endpoint and the server's message (`reported`), so the frames of the host and
+        # of this package only hide it: show the message alone, unless HF_ENDPOINTS_TRACEBACKS asks for them.
+        if _in_provider_host() and not os.environ.get("HF_ENDPOINTS_TRACEBACKS"):
+            sys.tracebacklimit = 0
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # never pickle configuration: it holds the token

@@ -186,6 +186,7 @@ def test_failed_start_names_the_endpoint_and_stays_destroyable(deployed, emulato
     assert "Last 12 lines of its container log (secrets masked):" in result.output
     assert "| torch.OutOfMemoryError: CUDA out of memory." in result.output
     assert "| Error: ShardCannotStart" in result.output
+    assert "pulumi/dynamic/__main__.py" not in result.output  # the message alone, no frames of the host
     assert secret not in result.output and emulator.token not in result.output
     assert [r["id"] for r in deployed.resources()] == [f"{NS}/{NAME}"]
     deployed.destroy()
