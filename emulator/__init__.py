@@ -4,14 +4,14 @@
 Run it with `python -m emulator [--port 0] ...` (see `emulator/__main__.py`), or from Python with
 `emulator.process.EmulatorProcess`. Layout (moto style), each module importing only those before it:
 `errors.py` typed API errors with the real wire shapes; `wire.py` JSON bodies and the serde-style shape
-checkers both surfaces share; `catalog.py` the hardware catalog; `models.py` the endpoint record, its `State`
-enum, its wire shape and request parsing; `logs.py` the TGI-like container log of an endpoint; `store.py` the
-thread-safe store, its valid-state tables per action and the time-based state machine; `hub.py` the Hugging
-Face Hub routes for model facts (model info, config.json downloads); `tgi.py` the inference surface at
-`status.url`, built from the store, the config and an identity check; `middleware.py` request ids, the call
-log, control-route access, management-API auth and fault injection; `control.py` the `/_emulator/*` control
-routes; `app.py` the route table, the management handlers and `Emulator`, which wires them together;
-`process.py` runs it as a subprocess.
+checkers both surfaces share; `catalog.py` the hardware catalog; `schema.py` request bodies, their shape and
+the values the service accepts; `models.py` the endpoint record, its `State` enum and its wire shape; `logs.py`
+the TGI-like container log of an endpoint; `store.py` the thread-safe store, its valid-state tables per action
+and the time-based state machine; `hub.py` the Hugging Face Hub routes for model facts (model info,
+config.json downloads); `tgi.py` the inference surface at `status.url`, built from the store, the config and an
+identity check; `middleware.py` request ids, the call log, control-route access, management-API auth and fault
+injection; `control.py` the `/_emulator/*` control routes; `app.py` the route table, the management handlers
+and `Emulator`, which wires them together; `process.py` runs it as a subprocess.
 
 Control routes (never subject to injected faults, never in the call log; served to loopback clients only, or,
 with `--control-token TOKEN`, to any client sending `X-Emulator-Control-Token: TOKEN`):
@@ -91,7 +91,7 @@ Decisions (where the contract says GUESS or leaves a question open):
     does not fit an f64 (`1e999`, a 400-digit integer) is `... number out of range at line L column C`;
     `NaN`/`Infinity` are not JSON. No non-finite number is ever stored or answered (also on the TGI surface
     and the control routes).
-17. Image variants keep only the fields they declare (`models.IMAGE_FIELDS`, from contract §3.3); the rest
+17. Image variants keep only the fields they declare (`schema.IMAGE_FIELDS`, from contract §3.3); the rest
     (the tutorial's snake_case `health_route`, `custom.env`, a tgi `tensorParallelSize`) is dropped silently:
     not stored, not echoed, not used as the health route. vLLM's unnamed "engine tuning" fields are dropped
     too (GUESS: the contract names only url, port, healthRoute, tensorParallelSize, dataParallelSize).

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 from emulator import catalog, logs, wire
 from emulator.errors import ApiError, BadRequest, Conflict, InvalidState, NotFound
-from emulator.models import Endpoint, State, Step, merge, parse_create, parse_update, validate
+from emulator.models import Endpoint, State, Step
+from emulator.schema import merge, parse_create, parse_update, validate
 
 
 class StateFileError(Exception):
