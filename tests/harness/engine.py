@@ -209,12 +209,12 @@ def secret_paths(value: Any, is_secret: Callable[[Any], bool], unwrap: Callable[
     return value, set()
 
 
-def _redact(value: Any, paths: Iterable[PropPath]) -> Any:
-    """A copy of ``value`` with the value at each path replaced by :data:`SECRET_MARK`."""
+def replace_at(value: Any, paths: Iterable[PropPath], replace: Callable[[Any], Any]) -> Any:
+    """A copy of ``value`` with the value at each path (deepest first) replaced by ``replace(value)``."""
     result = copy.deepcopy(value)
-    for path in paths:
+    for path in sorted(paths, key=len, reverse=True):
         if not path:
-            return SECRET_MARK
+            return replace(result)
         parent = result
         for key in path[:-1]:
             found, parent = child(parent, key)
@@ -222,8 +222,13 @@ def _redact(value: Any, paths: Iterable[PropPath]) -> Any:
                 break
         else:
             if child(parent, path[-1])[0]:
-                parent[path[-1]] = SECRET_MARK
+                parent[path[-1]] = replace(parent[path[-1]])
     return result
+
+
+def _redact(value: Any, paths: Iterable[PropPath]) -> Any:
+    """A copy of ``value`` with the value at each path replaced by :data:`SECRET_MARK`."""
+    return replace_at(value, paths, lambda _secret: SECRET_MARK)
 
 
 # --- registrations, steps, state ---------------------------------------------------------------------------

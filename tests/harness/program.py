@@ -19,7 +19,6 @@ recorded in state.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import runpy
 import threading
@@ -45,7 +44,7 @@ from tests.harness.engine import (
     Registration,
     State,
     Step,
-    child,
+    replace_at,
     secret_paths,
 )
 from tests.harness.engine import parse_path as parse
@@ -166,17 +165,7 @@ def registration(request: Any) -> Registration:
 
 def _wrap_secrets(value: dict[str, Any], paths: set[PropPath]) -> dict[str, Any]:
     """A copy of ``value`` with the values at ``paths`` marked secret, as the engine's answer to the program."""
-    value = copy.deepcopy(value)
-    for path in sorted(paths, key=len, reverse=True):
-        parent: Any = value
-        for key in path[:-1]:
-            found, parent = child(parent, key)
-            if not found:
-                break
-        else:
-            if child(parent, path[-1])[0]:
-                parent[path[-1]] = rpc.wrap_rpc_secret(parent[path[-1]])
-    return value
+    return replace_at(value, paths, rpc.wrap_rpc_secret)
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:
@@ -348,19 +337,18 @@ def preview(
 
 def destroy(hosts: Hosts, state: State) -> list[Step]:
     """``pulumi destroy``: no program; a fresh host configured with the config recorded in state."""
-    host = hosts()
-    try:
-        host.configure(state.config, state.secret_keys)
-        return Engine(host, "", host.project).destroy(state)
-    finally:
-        host.close()
+    return _without_program(hosts, state, Engine.destroy)
 
 
 def refresh(hosts: Hosts, state: State) -> tuple[State, list[Step]]:
     """``pulumi refresh`` (no program): a fresh host configured with the config recorded in state."""
+    return _without_program(hosts, state, Engine.refresh)
+
+
+def _without_program(hosts: Hosts, state: State, operation: Callable[[Engine, State], Any]) -> Any:
     host = hosts()
     try:
         host.configure(state.config, state.secret_keys)
-        return Engine(host, "", host.project).refresh(state)
+        return operation(Engine(host, "", host.project), state)
     finally:
         host.close()
