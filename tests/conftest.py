@@ -43,6 +43,16 @@ def emulator_process():
 
 
 @pytest.fixture
+def http(emulator):
+    """An HTTP client of the session's (reset) emulator, with its token."""
+    import httpx2
+
+    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.token}"},
+                       timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
 def emulator(emulator_process):
     """The session's emulator, reset: no endpoints, faults, calls, and the command-line config."""
     emulator_process.reset()

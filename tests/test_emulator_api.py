@@ -34,13 +34,6 @@ def body(**changes):
     return out
 
 
-@pytest.fixture
-def http(emulator):
-    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.token}"},
-                       timeout=10) as client:
-        yield client
-
-
 def create(http, payload=None, ns=NS):
     return http.post(f"/v2/endpoint/{ns}", json=BODY if payload is None else payload)
 

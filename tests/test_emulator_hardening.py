@@ -24,13 +24,6 @@ from tests.test_emulator_process import ROOT
 PARSE = "Failed to parse the request body as JSON: "
 
 
-@pytest.fixture
-def http(emulator):
-    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.token}"},
-                       timeout=10) as client:
-        yield client
-
-
 def raw_create(threshold_text: str) -> bytes:
     """BODY with `compute.scaling.threshold` written verbatim (json.dumps cannot write 1e999)."""
     text = json.dumps(body(compute__scaling__threshold=12345))

@@ -17,13 +17,6 @@ FAILED = ["ERROR text_generation_launcher: Shard 0 failed to start",
           "INFO text_generation_launcher: Shutting down shards", "Error: ShardCannotStart"]
 
 
-@pytest.fixture
-def http(emulator):
-    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.token}"},
-                       timeout=10) as client:
-        yield client
-
-
 def log(http, name="ep", **params):
     r = http.get(f"/v2/endpoint/{NS}/{name}/logs", params=params)
     assert r.status_code == 200, r.text

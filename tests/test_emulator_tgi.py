@@ -14,13 +14,6 @@ REPLY = "Hello from the hf-endpoints emulator. This reply is deterministic and i
 
 
 @pytest.fixture
-def http(emulator):
-    with httpx2.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.token}"},
-                       timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def url(http, emulator):
     """A running TGI endpoint with MAX_INPUT_LENGTH 8 and MAX_TOTAL_TOKENS 20 (forced running: no wait)."""
     env = {"MAX_INPUT_LENGTH": "8", "MAX_TOTAL_TOKENS": "20", "MODEL_ID": "/repository"}
