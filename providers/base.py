@@ -23,9 +23,9 @@ from providers.client import EndpointError, EndpointsApiError, EndpointsClient, 
 from providers.model_facts import HubSettings
 from providers.values import REDACTED, is_secret_key
 
-CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds", "deleteTimeoutSeconds")
 # hubUrl: the Hub check reads model facts from; endpoints/defaults: the secret values to mask in failure logs.
-CONFIG_KEYS += ("hubUrl", "endpoints", "defaults")
+CONFIG_KEYS = ("apiUrl", "hfToken", "pollSeconds", "readyTimeoutSeconds", "deleteTimeoutSeconds", "hubUrl",
+               "endpoints", "defaults")
 
 
 def log_line(message: str) -> None:

@@ -330,27 +330,41 @@ def env_value(value: Any) -> str | None:
 NULL_FIX = 'give it a value (an empty string is "") or remove the line'
 
 
-def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
-    if not isinstance(env, Mapping):
-        v.fail(key, env, "is not a mapping", "write env as NAME: value pairs")
+def _variables(v: _Validator, key: str, mapping: Any,
+               value_of: Callable[[str, Any], str | None]) -> dict[str, Any] | None:
+    """`env` and `secrets`: NAME: value pairs, sorted; each name checked here, each value by `value_of`, which
+    returns the canonical text or None after reporting the failure. Unknowns are kept until known."""
+    if not isinstance(mapping, Mapping):
+        v.fail(key, mapping, "is not a mapping", f"write {key} as NAME: value pairs")
         return None
     result: dict[str, Any] = {}
-    for name, value in env.items():
-        path = f"env.{name}"
+    for name, value in mapping.items():
+        path = f"{key}.{name}"
         if not isinstance(name, str) or not ENV_NAME_PATTERN.fullmatch(name):
             v.fail(path, value, "has an invalid variable name", "use letters, digits and '_'")
         elif is_unknown(value):
             result[name] = value
-        elif value is None:
+        elif (text := value_of(path, value)) is not None:
+            result[name] = text
+    return dict(sorted(result.items()))
+
+
+def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
+    def value_of(path: str, value: Any) -> str | None:
+        if value is None:
             v.fail(path, value, "has no value", NULL_FIX, shown="null")
         elif isinstance(value, float) and not is_number(value):
             v.fail(path, value, "is not a finite number", "quote it as a string")
         elif (text := env_value(value)) is None:
             v.fail(path, value, "is not a scalar", "quote it as a string")
         else:
-            result[name] = text
-    _check_tgi_env(v, result)
-    return dict(sorted(result.items()))
+            return text
+        return None
+
+    result = _variables(v, key, env, value_of)
+    if result is not None:
+        _check_tgi_env(v, result)
+    return result
 
 
 def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
@@ -366,22 +380,14 @@ def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
 def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:
     """Like env, but values must be non-empty strings (set with `pulumi config set --secret`), and a failure never
     shows one (the path `secrets.*` is redacted)."""
-    if not isinstance(secrets, Mapping):
-        v.fail(key, secrets, "is not a mapping", "write secrets as NAME: value pairs")
+    def value_of(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and value:
+            return value
+        v.fail(path, value, "is not a non-empty string", "quote the value (set it with `pulumi config set "
+               f"--secret --path 'hf-endpoints:{v.label}.{path}' <value>`)")
         return None
-    result: dict[str, Any] = {}
-    for name, value in secrets.items():
-        path = f"secrets.{name}"
-        if not isinstance(name, str) or not ENV_NAME_PATTERN.fullmatch(name):
-            v.fail(path, value, "has an invalid variable name", "use letters, digits and '_'")
-        elif is_unknown(value):
-            result[name] = value
-        elif not isinstance(value, str) or not value:
-            v.fail(path, value, "is not a non-empty string", "quote the value (set it with `pulumi config set "
-                   f"--secret --path 'hf-endpoints:{v.label}.{path}' <value>`)")
-        else:
-            result[name] = value
-    return dict(sorted(result.items()))
+
+    return _variables(v, key, secrets, value_of)
 
 
 def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
