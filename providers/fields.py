@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
+from providers import engines
+
 Path = tuple[str, ...]
 
 
@@ -64,29 +66,17 @@ class Field:
     refresh: bool = True  # refresh reads it back from the API
     parse: Callable[[Any], Any] | None = None  # the API's plain value -> ours (None: as it is)
     diffs: bool = True  # False: a change of this input alone is no change of the endpoint (bookkeeping)
+    server_default: Any = None  # what the API shows when unset: not drift unless the user set the field
 
 
 def _image_block(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """`model.image`: `{"huggingface": {}}` (the default engine) or `{"custom": {...}}`."""
-    image = inputs.get("custom_image")
-    if not image:
-        return {"huggingface": {}}
-    custom: dict[str, Any] = {"url": image["url"], "port": image["port"], "healthRoute": image["health_route"]}
-    if image.get("credentials"):
-        custom["credentials"] = dict(image["credentials"])
-    return {"custom": custom}
+    """`model.image`: the declared engine's block (`providers.engines`): `{"huggingface": {}}` by default."""
+    return engines.image_block(inputs)
 
 
 def _image_inputs(block: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The API redacts registry credentials, so ours stay."""
-    variant, live = next(iter((block or {}).items()), ("huggingface", {}))
-    if variant.startswith("huggingface"):
-        return {"custom_image": None}
-    image = {"url": live.get("url"), "health_route": live.get("healthRoute") or "/health",
-             "port": live.get("port") or 80}
-    if (inputs.get("custom_image") or {}).get("credentials"):
-        image["credentials"] = inputs["custom_image"]["credentials"]
-    return {"custom_image": image}
+    """The live image as `engine` or `custom_image`; the API redacts registry credentials, so ours stay."""
+    return engines.image_inputs(block, inputs)
 
 
 def _measure_block(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -102,6 +92,20 @@ def _measure_inputs(block: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
     if threshold is None and "scaling_metric" not in inputs:
         return {}
     return {"scaling_metric": metric, "scaling_threshold": threshold}
+
+
+def _private_block(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`privateService` (AWS PrivateLink): `{accountId, region}`, as huggingface_hub 2.4.0 sends it."""
+    link = inputs.get("private_link")
+    if not link:
+        return None
+    return {"accountId": link["account_id"], "region": link["region"]}
+
+
+def _private_inputs(block: Any, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if not block:
+        return {"private_link": None}
+    return {"private_link": {"account_id": block.get("accountId"), "region": block.get("region")}}
 
 
 def _route_block(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -139,6 +143,7 @@ def _tags_inputs(block: Any, _inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 IMAGE = Shape(_image_block, _image_inputs)
+PRIVATE = Shape(_private_block, _private_inputs)
 MEASURE = Shape(_measure_block, _measure_inputs)
 ROUTE = Shape(_route_block, _route_inputs)
 TAGS = Shape(_tags_block, _tags_inputs)
@@ -173,13 +178,20 @@ FIELDS: tuple[Field, ...] = (
     Field("scale_to_zero_timeout", ("compute", "scaling", "scaleToZeroTimeout")),
     Field("scaling_metric", ("compute", "scaling", "measure"), shape=MEASURE),
     Field("scaling_threshold", ("compute", "scaling", "measure"), shape=MEASURE),
-    # Replaced when the variant changes (huggingface <-> custom): see `spec.replace_keys`.
+    # Replaced when the declared engine changes (huggingface, custom, tgi, vllm, ...): see `spec.replace_keys`.
     Field("custom_image", ("model", "image"), shape=IMAGE),
+    Field("engine", ("model", "image"), shape=IMAGE),
+    Field("command", ("model", "command"), create=Create.WHEN_NOT_EMPTY, cleared_by=[]),
+    Field("args", ("model", "args"), create=Create.WHEN_NOT_EMPTY, cleared_by=[]),
     Field("env", ("model", "env"), default={}, create=Create.WHEN_NOT_EMPTY, cleared_by={}),
     # The API redacts secrets on read, so refresh keeps ours.
     Field("secrets", ("model", "secrets"), default={}, create=Create.WHEN_NOT_EMPTY, cleared_by={}, secret=True,
           refresh=False),
     Field("tags", ("tags",), shape=TAGS),
+    # GUESS (contract §4.3): privateService may not change in place, so a change replaces the endpoint.
+    Field("private_link", ("privateService",), shape=PRIVATE, replaces=True, in_update=False),
+    Field("cache_http_responses", ("cacheHttpResponses",), create=Create.WHEN_SET, cleared_by=False,
+          server_default=False),
     Field("domain", ("route",), shape=ROUTE),
     Field("path", ("route",), shape=ROUTE),
     Field("paused", default=False, in_update=False),  # the pause and resume routes, not a field

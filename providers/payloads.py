@@ -156,8 +156,10 @@ def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[s
     registry credentials) stays ours."""
     live = dict(inputs)
 
-    def take(key: str, value: Any) -> None:
-        if value in (None, [], {}) and key not in inputs:
+    def take(key: str, value: Any, server_default: Any = None) -> None:
+        unset = value is None or value == [] or value == {} or (
+            server_default is not None and value is server_default)
+        if unset and key not in inputs:
             return  # a server default for something the user never set is not drift
         if value is None:
             live.pop(key, None)
@@ -166,7 +168,7 @@ def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[s
 
     for field in PLAIN_FIELDS:
         if field.refresh:
-            take(field.key, _get(raw, field.path))
+            take(field.key, _get(raw, field.path), field.server_default)
     for path, (shape, _keys) in SHAPED_BLOCKS.items():
         for key, value in shape.parse(_get(raw, path), inputs).items():
             take(key, value)

@@ -3,8 +3,10 @@
 `olds` are the previous outputs (they carry output-only keys too); both sides go through `validate`, so
 `2048` vs `"2048"`, key order and server defaults never show as a change. No I/O.
 
-Decision: changing the image variant (no `custom_image` <-> `custom_image`) replaces the endpoint, like the
-fixed replacement keys: the engine of an endpoint cannot be changed in place (contract §4.3).
+Decision: changing the declared engine (the `model.image` variant: the default image, `custom_image`, or an
+`engine:` such as vllm or tgi) replaces the endpoint, like the fixed replacement keys: "the Inference Engine cannot be
+changed on an existing Inference Endpoint" (contract §4.3). A change within one engine is an update: one PUT with
+the whole image.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from providers import engines
 from providers.fields import INPUT_KEYS, REPLACE_KEYS
 from providers.validation import validate
 
@@ -22,7 +25,8 @@ def canonical(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def image_variant(inputs: Mapping[str, Any]) -> str:
-    return "custom" if inputs.get("custom_image") else "huggingface"
+    """The declared engine's name: what cannot change in place."""
+    return engines.declared(inputs).name
 
 
 def differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -40,6 +44,6 @@ def replace_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     old, new = canonical(olds), canonical(news)
     changed = differing(old, new)
     keys = [key for key in changed if key in REPLACE_KEYS]
-    if "custom_image" in changed and image_variant(old) != image_variant(new):
-        keys.append("custom_image")
+    if image_variant(old) != image_variant(new):
+        keys.extend(key for key in ("custom_image", "engine") if key in changed)
     return keys

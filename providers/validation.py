@@ -13,9 +13,11 @@ Decisions (where the API contract is silent or says GUESS):
 * `type: protected` is accepted with a warning and mapped to `private`: the UI renamed "Protected" to
   "Private", and the API coerces `protected` to `private` (contract §8.1, §12).
 * Tutorial instance names (`g5.2xlarge`/`medium`, ...) map to the current pair of contract §12 with a warning.
-* `custom_image.url` must be a Docker image reference with a tag or a digest: an untagged image is whatever
-  `latest` is when a replica starts, which is not a desired state.
-* TGI's token budget rules are checked for the TGI major version the custom image's tag names (`tgi_env`).
+* An image URL (`custom_image.url`, `engine.<name>.url`) must be a Docker image reference with a tag or a digest:
+  an untagged image is whatever `latest` is when a replica starts, which is not a desired state.
+* `engine:` is checked by the registry (`providers.engines`): the engine's name, its fields, then the serving
+  engine's own rules (TGI's env rules, vLLM's GPU count, TEI's task, ...), also for a custom image a known engine
+  publishes. `engine: {custom: ...}` is canonicalised to `custom_image` (one spelling in state and in diffs).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers import catalog, tgi_env
+from providers import catalog, engines
+from providers.engines.base import EMBED, GENERATE, PROTOCOLS, report, validate_settings
 from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
 from providers.image_reference import parse_image_reference
 from providers.values import is_number, is_unknown, show
@@ -45,7 +48,9 @@ ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STACK_PATTERN = re.compile(r"[^/\s]+/[^/\s]+")
 EXAMPLE_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.1.1"
 CUSTOM_IMAGE_KEYS = ("url", "health_route", "port", "credentials")
-SMOKE_TEST_KEYS = ("prompt", "expect", "max_new_tokens")
+SMOKE_TEST_KEYS = ("prompt", "expect", "max_new_tokens", "protocol", "dimension")
+PRIVATE_LINK_KEYS = ("account_id", "region")
+PRIVATE_LINK_REGIONS = ("us-east-1", "eu-west-1")  # huggingface_hub 2.4.0 create_inference_endpoint docstring
 # Tutorial-era instance names (contract §12) -> the current (instance_type, instance_size).
 LEGACY_INSTANCES: dict[tuple[str, str], tuple[str, str]] = {
     ("g4dn.xlarge", "small"): ("nvidia-t4", "x1"),
@@ -254,9 +259,8 @@ def _boolean(v: _Validator, key: str, value: Any) -> bool | None:
     return value
 
 
-def _image_url(v: _Validator, url: Any) -> str | None:
-    """A Docker image reference with a tag or a digest; each way of getting it wrong has its own fix."""
-    key = "custom_image.url"
+def _image_url(v: _Validator, key: str, url: Any) -> str | None:
+    """A Docker image reference with a tag or a digest at `key`; each way of getting it wrong has its own fix."""
     if v.string(key, url, f"give the container image, e.g. {EXAMPLE_IMAGE}") is None:
         return None
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
@@ -286,23 +290,24 @@ def _credentials_ok(credentials: Any) -> bool:
 
 
 def _custom_image(v: _Validator, key: str, image: Any) -> dict[str, Any] | None:
-    ok = v.block(key, image, CUSTOM_IMAGE_KEYS, "write custom_image with url, health_route, port",
+    """`custom_image` (or `engine.custom`, the same settings): url, health_route, port, registry credentials."""
+    ok = v.block(key, image, CUSTOM_IMAGE_KEYS, f"write {key} with url, health_route, port",
                  {"env": "environment variables belong in `env` (the API ignores them in the image)",
                   "healthRoute": "use `health_route`"}.get)
     if not isinstance(image, Mapping):
         return None
     url = image.get("url")
-    url = url if is_unknown(url) else _image_url(v, url)
+    url = url if is_unknown(url) else _image_url(v, f"{key}.url", url)
     route = image.get("health_route", "/health")
     if not is_unknown(route) and (not isinstance(route, str) or not route.startswith("/")):
-        v.fail("custom_image.health_route", route, "is not a path", "use a path such as /health")
+        v.fail(f"{key}.health_route", route, "is not a path", "use a path such as /health")
         ok = False
     port = image.get("port", 80)
     if not is_unknown(port):
-        port = v.integer("custom_image.port", port, 1, 65535, "use the container's port, e.g. 80")
+        port = v.integer(f"{key}.port", port, 1, 65535, "use the container's port, e.g. 80")
     credentials = image.get("credentials")
     if credentials is not None and not is_unknown(credentials) and not _credentials_ok(credentials):
-        v.fail("custom_image.credentials", credentials, "is not {username, password} strings",
+        v.fail(f"{key}.credentials", credentials, "is not {username, password} strings",
                "give both username and password for the registry (a password needs a username)")
         ok = False
     if not ok or url is None or port is None:
@@ -361,20 +366,7 @@ def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
             return text
         return None
 
-    result = _variables(v, key, env, value_of)
-    if result is not None:
-        _check_tgi_env(v, result)
-    return result
-
-
-def _check_tgi_env(v: _Validator, env: Mapping[str, Any]) -> None:
-    """TGI's own rules for its env (`tgi_env`), for the TGI version the custom image's tag names."""
-    image = v.raw.get("custom_image")
-    url = image.get("url") if isinstance(image, Mapping) else None
-    reference = parse_image_reference(url) if isinstance(url, str) else None
-    for problem in tgi_env.problems(env, reference):
-        if not v.failed(f"env.{problem.name}"):
-            v.fail(f"env.{problem.name}", env[problem.name], problem.problem, problem.fix)
+    return _variables(v, key, env, value_of)
 
 
 def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:
@@ -391,6 +383,8 @@ def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:
 
 
 def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
+    """prompt, expect (a regular expression the reply must match), max_new_tokens, and the protocol (the engine's
+    default when unset: `_serving` settles it) with, for `embed`, the vector's dimension."""
     ok = v.block(key, smoke, SMOKE_TEST_KEYS, "give smoke_test a prompt (and optionally expect)")
     if not isinstance(smoke, Mapping):
         return None
@@ -407,9 +401,130 @@ def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
     tokens = smoke.get("max_new_tokens", 20)
     if not is_unknown(tokens):
         tokens = v.integer("smoke_test.max_new_tokens", tokens, 1, 4096, "e.g. 20")
+    result: dict[str, Any] = {"prompt": prompt, "expect": expect, "max_new_tokens": tokens}
+    if "protocol" in smoke:
+        result["protocol"] = v.choice("smoke_test.protocol", smoke["protocol"], PROTOCOLS)
+        ok = ok and result["protocol"] is not None
+    if "dimension" in smoke:
+        result["dimension"] = v.integer("smoke_test.dimension", smoke["dimension"], 1, None,
+                                        "the length of the model's embedding vectors, e.g. 768")
+        ok = ok and result["dimension"] is not None
     if not ok or prompt is None or tokens is None:
         return None
-    return {"prompt": prompt, "expect": expect, "max_new_tokens": tokens}
+    return result
+
+
+def _strings(v: _Validator, key: str, value: Any) -> list[str] | None:
+    """`command` and `args`: a non-empty list of one-line strings (the API refuses an empty `model.args`)."""
+    if not isinstance(value, list) or not value or not all(
+            is_unknown(item) or (isinstance(item, str) and item and not any(c in item for c in "\n\r\0"))
+            for item in value):
+        v.fail(key, value, "is not a non-empty list of one-line strings",
+               f'write it as a YAML list, e.g. {key}: ["--max-model-len", "8192"], or remove it')
+        return None
+    return list(value)
+
+
+def _private_link(v: _Validator, key: str, link: Any) -> dict[str, Any] | None:
+    """AWS PrivateLink (`privateService`): the 12-digit AWS account to share the endpoint with, and its region."""
+    if not v.block(key, link, PRIVATE_LINK_KEYS, "write private_link with account_id and region"):
+        return None
+    account, region = link.get("account_id"), link.get("region")
+    ok = True
+    if not is_unknown(account) and not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
+        v.fail(f"{key}.account_id", account, "is not a 12-digit AWS account id", 'quote it, e.g. "123456789012"')
+        ok = False
+    if not is_unknown(region) and region not in PRIVATE_LINK_REGIONS:
+        v.fail(f"{key}.region", region, "is not a PrivateLink region", f"use one of {', '.join(PRIVATE_LINK_REGIONS)}")
+        ok = False
+    vendor = v.raw.get("vendor")
+    if ok and isinstance(vendor, str) and vendor != "aws":
+        v.fail(key, link, f"is only offered on aws (vendor is {vendor})", "remove private_link, or deploy on aws")
+        ok = False
+    return {"account_id": account, "region": region} if ok else None
+
+
+def _engine_block(v: _Validator, known: Mapping[str, Any]) -> None:
+    """`engine: {<name>: {...}}`: one registered engine and its settings (`engine: {custom: ...}` becomes
+    `custom_image`)."""
+    raw = known.get("engine")
+    if raw is None:
+        return
+    example = "e.g. engine: {vllm: {tensor_parallel_size: 4}}"
+    if "custom_image" in known:
+        v.fail("engine", raw, "is set together with custom_image", "keep one (custom_image is engine: {custom: ...})")
+        return
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        v.fail("engine", raw, "is not a mapping with exactly one key, the engine's name",
+               f"{example}; engines: {', '.join(engines.DECLARABLE)}")
+        return
+    ((name, settings),) = raw.items()
+    engine = engines.ENGINES.get(str(name)) if str(name) in engines.DECLARABLE else None
+    if engine is None:
+        variant = next((e.name for e in engines.REGISTERED if e.variant == name), None)
+        close = variant or next(iter(difflib.get_close_matches(str(name).lower(), engines.DECLARABLE, n=1)), None)
+        v.fail(f"engine.{name}", settings, "is not an engine", f"did you mean `{close}`?" if close else
+               f"use one of {', '.join(engines.DECLARABLE)}")
+        return
+    if engine is engines.CUSTOM:
+        v.out["custom_image"] = _custom_image(v, "engine.custom", settings)
+        return
+    compute = _chosen_compute(v.out)
+    found = validate_settings(v, engine, f"engine.{name}", settings, engines.TYPED, _image_url,
+                              engine.default_url(compute, v.out.get("accelerator")))
+    v.out["engine"] = None if found is None else {engine.name: found}
+
+
+def _chosen_compute(out: Mapping[str, Any]) -> catalog.Compute | None:
+    placement = [out.get(key) for key in ("vendor", "region", "accelerator", "instance_type", "instance_size")]
+    return catalog.find_compute(*placement) if all(isinstance(p, str) for p in placement) else None
+
+
+def _has_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(item) for item in value)
+    return False
+
+
+SERVING_KEYS = ("engine", "custom_image", "env", "task", "accelerator", "instance_type", "instance_size", "args",
+                "smoke_test")
+
+
+def _serving(v: _Validator, known: Mapping[str, Any]) -> None:
+    """The serving engine's rules (also for a custom image a known engine publishes) and the smoke test's protocol:
+    its default settled here, one the container does not serve refused."""
+    _engine_block(v, known)
+    out = v.out
+    if any(key in known and out.get(key) is None for key in ("engine", "custom_image", "env", "smoke_test")) or any(
+            _has_unknown(out.get(key)) or is_unknown(v.raw.get(key)) for key in SERVING_KEYS):
+        return  # reported already, or not known until apply
+    engine, spec = engines.serving_engine(out), engines.serving_spec(out)
+    report(v, engine.check(spec), v.failed)
+    smoke = out.get("smoke_test")
+    if not smoke:
+        return
+    served = engine.smoke_protocols(spec)
+    protocol = smoke.get("protocol") or served[0]
+    if "protocol" in smoke and protocol not in served and not v.failed("smoke_test.protocol"):
+        v.fail("smoke_test.protocol", protocol, f"is not served by {engine.title}", f"use one of {', '.join(served)}")
+        return
+    raw = v.raw.get("smoke_test") or {}
+    if protocol == EMBED:
+        for key in ("expect", "max_new_tokens"):
+            if key in raw:
+                v.fail(f"smoke_test.{key}", raw[key], "does not apply to the embed protocol (the reply is a vector, "
+                       "whose length is checked)", f"remove {key}, or use smoke_test.dimension")
+        smoke = {key: value for key, value in smoke.items() if key not in ("expect", "max_new_tokens")}
+    elif "dimension" in smoke:
+        v.fail("smoke_test.dimension", smoke["dimension"], f"applies only to the embed protocol, not {protocol}",
+               "remove dimension")
+    if protocol != GENERATE:
+        smoke = {**smoke, "protocol": protocol}
+    out["smoke_test"] = smoke
 
 
 # --- steps: a table of per-key validators, and the keys that are only valid together ----------------------
@@ -530,5 +645,8 @@ STEPS: tuple[Step, ...] = (
     _hardware,  # after accelerator: the catalog is searched with it
     _scaling,
     _each({"custom_image": _custom_image, "env": _env, "secrets": _secrets, "tags": _tags,
-           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test, "stack": _stack}),
+           "paused": _boolean, "adopt": _boolean, "smoke_test": _smoke_test, "stack": _stack,
+           "command": _strings, "args": _strings, "private_link": _private_link,
+           "cache_http_responses": _boolean}),
+    _serving,  # last: the engine's rules see every other key canonical
 )
