@@ -31,6 +31,7 @@ class Compute:
     price_per_hour: float
     status: str
     gpu_memory_gb: float | None
+    memory_gb: float | None = None  # the instance's RAM
 
 
 @functools.cache
@@ -53,6 +54,7 @@ def computes_from_tree(tree: dict) -> list[Compute]:
             price_per_hour=float(compute["pricePerHour"]),
             status=compute["status"],
             gpu_memory_gb=compute.get("gpuMemoryGb"),
+            memory_gb=compute.get("memoryGb"),
         )
         for vendor in tree["vendors"]
         for region in vendor["regions"]

@@ -260,11 +260,44 @@ class EndpointsClient:
     def generate(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
         """One text-generation call as huggingface_hub's InferenceClient makes it; returns the text."""
         body = {"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}}
-        response = get_session().post(url, json=body, timeout=120,
-                                      headers=self._headers() if authenticated else None)
+        data = self._inference("POST", url, body, authenticated)
+        return str((data[0] if isinstance(data, list) and data else data or {}).get("generated_text", ""))
+
+    def served_model(self, url: str, *, authenticated: bool) -> str:
+        """The model id an OpenAI-compatible server answers to (`GET /v1/models`): vLLM refuses any other."""
+        try:
+            data = self._inference("GET", f"{url.rstrip('/')}/v1/models", None, authenticated)
+        except HfHubHTTPError as error:
+            if error.response is not None and error.response.status_code == 404:
+                return "tgi"  # TGI before /v1/models takes any name
+            raise
+        models = data.get("data") if isinstance(data, Mapping) else None
+        return str(models[0]["id"]) if models and isinstance(models[0], Mapping) and models[0].get("id") else "tgi"
+
+    def chat(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
+        """One OpenAI Chat Completions call (`/v1/chat/completions`), the prompt as the user's message."""
+        body = {"model": self.served_model(url, authenticated=authenticated), "max_tokens": max_new_tokens,
+                "messages": [{"role": "user", "content": prompt}], "stream": False}
+        data = self._inference("POST", f"{url.rstrip('/')}/v1/chat/completions", body, authenticated)
+        return str(((data.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
+
+    def completions(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
+        """One OpenAI Completions call (`/v1/completions`), the prompt as plain text."""
+        body = {"model": self.served_model(url, authenticated=authenticated), "prompt": prompt,
+                "max_tokens": max_new_tokens, "stream": False}
+        data = self._inference("POST", f"{url.rstrip('/')}/v1/completions", body, authenticated)
+        return str((data.get("choices") or [{}])[0].get("text") or "")
+
+    def embed(self, url: str, text: str, *, authenticated: bool) -> Any:
+        """One TEI `/embed` call; returns the answer as sent (a list holding one vector)."""
+        return self._inference("POST", f"{url.rstrip('/')}/embed", {"inputs": text}, authenticated)
+
+    def _inference(self, method: str, url: str, body: Any, authenticated: bool) -> Any:
+        """A call to the endpoint's own URL (one try: the readiness loop polls again)."""
+        response = get_session().request(method, url, json=body, timeout=120,
+                                         headers=self._headers() if authenticated else None)
         hf_raise_for_status(response)
-        data = response.json()
-        return (data[0] if isinstance(data, list) else data).get("generated_text", "")
+        return response.json()
 
 
 def _server_message(response: httpx2.Response) -> str:

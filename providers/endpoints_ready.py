@@ -16,8 +16,10 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
 
+from providers import model_facts
 from providers.base import ConfiguredProvider
 from providers.failure_logs import secret_values
+from providers.fit import architecture
 from providers.readiness import Target, wait_until_ready
 from providers.values import is_unknown, show
 
@@ -89,7 +91,8 @@ class EndpointsReadyProvider(ConfiguredProvider):
             settings = self.settings()
             finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
                                       timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds),
-                                      secrets=secret_values(getattr(self, "_config", {}), settings.token))
+                                      secrets=secret_values(getattr(self, "_config", {}), settings.token),
+                                      dimension_of=self._dimension_of)
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
@@ -97,6 +100,17 @@ class EndpointsReadyProvider(ConfiguredProvider):
             "urls": {endpoint_id: raw["status"].get("url") or "" for endpoint_id, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
         }
+
+
+    def _dimension_of(self, raw: Mapping[str, Any]) -> int | None:
+        """The embedding dimension of a live endpoint's model (its hidden size), from the facts `check` cached; None
+        when they cannot be had (the smoke test then checks only that a vector came back)."""
+        model = raw.get("model") or {}
+        try:
+            facts = model_facts.load(self.hub(), str(model.get("repository")), model.get("revision"))
+            return architecture(facts.config).hidden_size
+        except Exception:
+            return None
 
 
 class EndpointsReady(Resource, module="hf", name="EndpointsReady"):

@@ -94,5 +94,6 @@ def config_from_metadata(meta: dict[str, Any]) -> dict[str, Any]:
                               "num_attention_heads": key("attention.head_count"),
                               "num_key_value_heads": key("attention.head_count_kv"),
                               "hidden_size": key("embedding_length"), "intermediate_size": key("feed_forward_length"),
-                              "max_position_embeddings": key("context_length"), "head_dim": key("attention.key_length")}
+                              "max_position_embeddings": key("context_length"),
+                              "head_dim": key("attention.key_length")}
     return {k: v for k, v in config.items() if v is not None}

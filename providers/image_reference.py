@@ -1,8 +1,8 @@
 """Docker image references (`[registry/]repository[:tag][@digest]`), parsed by Docker's own grammar.
 
-Why: `custom_image.url` must name an image a replica can pull, with a tag or a digest (an untagged image is
-whatever `latest` is when a replica starts, which is not a desired state), and a TGI image's tag says which TGI
-major version reads the env (`tgi_env`). No I/O.
+Why: an image URL (`custom_image.url`, `engine.<name>.url`) must name an image a replica can pull, with a tag or a
+digest (an untagged image is whatever `latest` is when a replica starts, which is not a desired state), and an
+engine's image tag says which version of it runs (`providers.engines.tgi` reads TGI's). No I/O.
 """
 
 from __future__ import annotations
@@ -18,15 +18,6 @@ class ImageReference:
     name: str
     tag: str | None
     digest: str | None
-
-    @property
-    def tgi_major(self) -> int | None:
-        """The TGI major version its tag names (`1.3.4` -> 1, `2.4.0-rocm` -> 2), or None when it is not a TGI image
-        or the tag names no version (`latest`, `sha-...`)."""
-        if "text-generation-inference" not in self.name.rsplit("/", 1)[-1] or not self.tag:
-            return None
-        match = re.match(r"(\d+)(?:[.-]|$)", self.tag)
-        return int(match.group(1)) if match else None
 
 
 _DOMAIN_COMPONENT = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"

@@ -59,9 +59,11 @@ class InferenceEndpointProvider(ConfiguredProvider):
     create/update/read/delete make the fewest calls they can."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = preflight.with_gpu_fit(validation.validate(news), self.hub())
+        checked = preflight.with_model_facts(validation.validate(news), self.hub())
         for warning in checked.warnings:
             log_line(f"warning: {warning}")
+        for note in checked.notes:
+            log_line(note)
         return CheckResult(checked.inputs, [CheckFailure(f.key, f.reason) for f in checked.failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -24,12 +24,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -37,8 +37,9 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import disable_progress_bars
+from huggingface_hub.utils import build_hf_headers, disable_progress_bars, get_session, hf_raise_for_status
 
+from providers import gguf
 from providers.fit import ModelFacts
 
 PUBLIC_HUB = "https://huggingface.co"
@@ -127,22 +128,70 @@ def cached(hub: HubSettings, repository: str, revision: str | None,
 
 
 def load(hub: HubSettings, repository: str, revision: str | None,
-         clock: Callable[[], float] = time.time) -> ModelFacts:
-    """The facts of `repository` at `revision` (None: the default branch), from the cache or the Hub.
+         clock: Callable[[], float] = time.time, *, files: bool = False) -> ModelFacts:
+    """The facts of `repository` at `revision` (None: the default branch), from the cache or the Hub; with
+    `files`, also the sizes of its GGUF files (one more question, asked once per commit).
 
     Raises UnknownRevision when the Hub says the revision does not exist, FactsUnavailable when the facts
     cannot be had (the caller warns and goes on)."""
     with _lock_for((hub.url, repository, revision)):  # the host checks 4 endpoints at once: ask the Hub once
         found = cached(hub, repository, revision, clock)
-        if found is not None:
+        if found is not None and (found.files is not None or not files):
             return found
-        facts = _ask_hub(hub, repository, revision)
+        facts = found or _ask_hub(hub, repository, revision)
+        if files and facts.files is None:
+            facts = replace(facts, files=_ask_files(hub, repository, facts.sha))
         directory = _repo_dir(hub.url, repository)
         _write(directory / f"{facts.sha}.json", facts.to_json())
-        if not (revision and SHA.match(revision)):
+        if found is None and not (revision and SHA.match(revision)):
             _write(directory / "refs" / f"{quote(revision or 'HEAD', safe='')}.json",
                    {"sha": facts.sha, "at": clock()})
         return facts
+
+
+HEADER_BYTES = (1 << 20, 1 << 22, 1 << 24)  # a GGUF header's keys come before its tensors; the vocabulary is MBs
+
+
+def with_gguf_header(hub: HubSettings, facts: ModelFacts, filename: str) -> ModelFacts:
+    """`facts` with the architecture keys of one GGUF file's header (range requests of its first bytes, growing
+    until the keys are in), cached with the commit's facts."""
+    if facts.gguf and facts.gguf.get("file") == filename:
+        return facts
+    url = hf_hub_url(facts.repository, filename, revision=facts.sha, endpoint=hub.url)
+    where = f"{facts.repository}/{filename} on {hub.url}"
+    for size in HEADER_BYTES:
+        try:
+            headers = {**build_hf_headers(token=hub.token, library_name="hf-endpoints"),
+                       "Range": f"bytes=0-{size - 1}"}
+            response = get_session().get(url, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=True)
+            hf_raise_for_status(response)
+            meta = gguf.parse_metadata(response.content, gguf.ARCHITECTURE_KEYS)
+        except gguf.Truncated:
+            if len(response.content) < size:  # the whole file was shorter: nothing more to read
+                break
+            continue
+        except gguf.NotGguf as why:
+            raise FactsUnavailable(f"{where} is not a GGUF file ({why})") from None
+        except Exception as error:
+            raise FactsUnavailable(f"could not read {where} ({type(error).__name__}: {str(error)[:200]})") from None
+        config = gguf.config_from_metadata(meta)
+        if config:
+            found = replace(facts, gguf={"file": filename, **config})
+            _write(_repo_dir(hub.url, facts.repository) / f"{facts.sha}.json", found.to_json())
+            return found
+        break
+    raise FactsUnavailable(f"the header of {where} does not state the model's shapes")
+
+
+def _ask_files(hub: HubSettings, repository: str, sha: str) -> dict[str, int]:
+    """The sizes of the repository's GGUF files at `sha` (`model_info(files_metadata=True)`)."""
+    try:
+        info = HfApi(endpoint=hub.url, token=hub.token, library_name="hf-endpoints").model_info(
+            repository, revision=sha, files_metadata=True, timeout=TIMEOUT_SECONDS)
+    except Exception as error:
+        raise FactsUnavailable(f"could not list the files of {repository} on {hub.url} "
+                               f"({type(error).__name__}: {str(error)[:200]})") from None
+    return {s.rfilename: int(s.size or 0) for s in info.siblings or [] if s.rfilename.lower().endswith(".gguf")}
 
 
 _LOCKS: dict[tuple[str, str, str | None], threading.Lock] = {}

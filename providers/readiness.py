@@ -1,7 +1,9 @@
 """Waiting until endpoints really serve: one list request per namespace per tick, however many wait.
 
 An endpoint is ready when `running` with its health route answering 200 and its smoke test (if any)
-matching; `scaledToZero` counts when `min_replica` is 0 (it is not probed: a probe would wake it and bill);
+passing in the protocol its engine speaks (`smoke_test.protocol`: TGI's `generate`, OpenAI `chat` or
+`completions`, TEI's `embed`, whose vector must have the model's dimension); `scaledToZero` counts when
+`min_replica` is 0 (it is not probed: a probe would wake it and bill);
 `paused` counts when `paused` is set. `failed`/`updateFailed` fail at once, naming the endpoint and the
 server's message, followed by the last lines of its container log (secrets masked: `failure_logs`).
 Progress: a line per endpoint when its state changes and every 30 s.
@@ -11,6 +13,7 @@ Progress: a line per endpoint when its state changes and every 30 s.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from huggingface_hub import InferenceEndpointStatus
+from huggingface_hub.errors import HfHubHTTPError
 
 from providers import failure_logs
 from providers.base import log_line
@@ -100,6 +104,7 @@ def wait_until_ready(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     secrets: Sequence[str] = (),
+    dimension_of: Callable[[Mapping[str, Any]], int | None] = lambda _raw: None,
 ) -> dict[str, dict[str, Any]]:
     """Block until every target is ready; return the last raw API view of each, keyed by endpoint_id. A
     failed endpoint fails with the tail of its container log, `secrets` masked."""
@@ -134,7 +139,7 @@ def wait_until_ready(
                 elif verdict == PROBE:
                     to_probe.append((target, raw))
             for (target, raw), (ok, detail) in zip(
-                to_probe, probes.map(lambda item: _probe(client, *item), to_probe), strict=True
+                to_probe, probes.map(lambda item: _probe(client, *item, dimension_of, secrets), to_probe), strict=True
             ):
                 if ok:
                     _finish(progress[target.endpoint_id], raw, target, detail, clock() - start, log)
@@ -178,9 +183,21 @@ def _finish(progress: _Progress, raw: dict[str, Any], target: Target, message: s
     log(f"{target.endpoint_id}: ready ({message}) after {elapsed:.1f}s")
 
 
-def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> tuple[bool, str]:
-    """Health route, then the smoke test. A failed probe is not fatal: the next tick tries again, except
-    for a smoke test whose answer does not match, which fails (a broken model is not going to improve)."""
+SMOKE_CALLS: dict[str, tuple[str, str]] = {
+    "generate": ("POST /", "generate"),
+    "chat": ("POST /v1/chat/completions", "chat"),
+    "completions": ("POST /v1/completions", "completions"),
+}
+"""Each text protocol of `smoke_test.protocol` (`providers.engines.base.PROTOCOLS`): its route and client method."""
+EMBED = "embed"
+
+
+def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any],
+           dimension_of: Callable[[Mapping[str, Any]], int | None] = lambda _raw: None,
+           secrets: Sequence[str] = ()) -> tuple[bool, str]:
+    """Health route, then the smoke test in the engine's protocol. A failed probe is not fatal: the next tick tries
+    again, except for a smoke test whose answer does not match, or that the endpoint refuses with a 4xx (other than
+    408/429), which fails at once with the server's message (a broken model or request is not going to improve)."""
     url = raw["status"]["url"]
     authenticated = target.type != "public"
     route = raw.get("healthRoute") or "/health"  # top-level and always present in the API's answer
@@ -190,13 +207,44 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any]) -> t
     if not target.smoke_test:
         return True, "health route answered 200"
     smoke = target.smoke_test
+    protocol = str(smoke.get("protocol") or "generate")
+    where = f"endpoints.{target.name}.smoke_test"
     try:
-        text = client.generate(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)),
-                               authenticated=authenticated)
+        if protocol == EMBED:
+            reply: Any = client.embed(url, smoke["prompt"], authenticated=authenticated)
+        else:
+            call = getattr(client, SMOKE_CALLS[protocol][1])
+            reply = call(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)), authenticated=authenticated)
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else 0
+        if 400 <= status < 500 and status not in (408, 429):
+            route_name = "POST /embed" if protocol == EMBED else SMOKE_CALLS[protocol][0]
+            raise EndpointNotReadyError(failure_logs.mask(
+                f"{target.endpoint_id} smoke test failed: {route_name} answered {describe_error(error)} ({where})",
+                secrets)) from None
+        return False, f"smoke test call failed ({describe_error(error)})"
     except Exception as error:  # the model may still be warming up: try again next tick
         return False, f"smoke test call failed ({describe_error(error)})"
-    if not smoke_test_passes(smoke.get("expect", r"\S"), text):
-        raise EndpointNotReadyError(
-            f"{target.endpoint_id} smoke test failed: the reply {text[:200]!r} does not match "
-            f"expect {smoke.get('expect')!r} (endpoints.{target.name}.smoke_test)")
+    if protocol == EMBED:
+        return _embedding_ok(target, raw, reply, smoke.get("dimension") or dimension_of(raw), where)
+    if not smoke_test_passes(smoke.get("expect", r"\S"), reply):
+        raise EndpointNotReadyError(failure_logs.mask(
+            f"{target.endpoint_id} smoke test failed: the reply {reply[:200]!r} does not match "
+            f"expect {smoke.get('expect')!r} ({where})", secrets))
     return True, "health 200 and smoke test matched"
+
+
+def _embedding_ok(target: Target, raw: Mapping[str, Any], reply: Any, dimension: int | None,
+                  where: str) -> tuple[bool, str]:
+    """One vector of finite numbers, of the model's dimension when it is known."""
+    vector = reply[0] if isinstance(reply, list) and len(reply) == 1 and isinstance(reply[0], list) else None
+    if not vector or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                             for x in vector):
+        raise EndpointNotReadyError(f"{target.endpoint_id} smoke test failed: /embed did not answer one vector of "
+                                    f"numbers ({where})")
+    if dimension is not None and len(vector) != dimension:
+        raise EndpointNotReadyError(
+            f"{target.endpoint_id} smoke test failed: /embed answered a vector of {len(vector)} numbers, but "
+            f"{(raw.get('model') or {}).get('repository')} embeds in {dimension} ({where}.dimension)")
+    checked = f"of dimension {dimension}" if dimension is not None else "(dimension not known: not checked)"
+    return True, f"health 200 and /embed answered a vector {checked}"

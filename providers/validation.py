@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from providers import catalog, engines
@@ -77,6 +77,7 @@ class Checked:
     inputs: dict[str, Any]
     failures: list[Failure]
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)  # said in the preview, neither a warning nor a failure
 
 
 def _label(name: Any) -> str:

@@ -116,6 +116,67 @@ INVALID = [
     ("stack", {"stack": "dev"}, "stack", f'{E}.stack: "dev" is not valid; the program sets it to <project>/<stack>'),
     ("tag-marker", {"tags": ["hf-endpoints:a/b"]}, "tags",
      f'{E}.tags: ["hf-endpoints:a/b"] is not a list of non-empty strings without the `hf-endpoints:` prefix;'),
+    ("engine-unknown", {"custom_image": None, "engine": {"vLLM": {}}}, "engine",
+     f"{E}.engine.vLLM: {{}} is not an engine; did you mean `vllm`?"),
+    ("engine-two-keys", {"custom_image": None, "engine": {"vllm": {}, "tgi": {}}}, "engine",
+     f'{E}.engine: {{"tgi": {{}}, "vllm": {{}}}} is not a mapping with exactly one key, the engine\'s name; e.g. '
+     "engine: {vllm: {tensor_parallel_size: 4}}; engines: tgi, vllm, sglang, llamacpp, tei, custom"),
+    ("engine-and-custom-image", {"engine": {"tgi": {}}}, "engine",
+     f'{E}.engine: {{"tgi": {{}}}} is set together with custom_image; keep one (custom_image is engine: '
+     "{custom: ...})"),
+    ("engine-field-of-another", {"custom_image": None, "engine": {"tgi": {"max_num_seqs": 8}}}, "engine",
+     f"{E}.engine.tgi.max_num_seqs: 8 is not a tgi setting; it is a setting of vllm, not of tgi; tgi takes url, "
+     "port, health_route, max_input_length, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, "
+     "quantize, disable_custom_kernels"),
+    ("engine-field-typo", {"custom_image": None, "engine": {"vllm": {"maxNumSeqs": 8}}}, "engine",
+     f"{E}.engine.vllm.maxNumSeqs: 8 is not a vllm setting; did you mean `max_num_seqs`?"),
+    ("engine-field-type", {"custom_image": None, "engine": {"vllm": {"max_num_seqs": "many"}}}, "engine",
+     f'{E}.engine.vllm.max_num_seqs: "many" is not a whole number; e.g. 256'),
+    ("vllm-multi-gpu-without-tp", {"custom_image": None, "instance_type": "nvidia-l4", "instance_size": "x4",
+                                   "engine": {"vllm": {}}}, "engine",
+     f"{E}.engine.vllm.tensor_parallel_size: missing is required on nvidia-l4/x4 (4 GPUs): vLLM uses one GPU "
+     "unless told, and the API refuses it; set tensor_parallel_size: 4 (or data_parallel_size: 4, one model copy "
+     "per GPU)"),
+    ("vllm-tp-over-gpus", {"custom_image": None, "instance_type": "nvidia-l4", "instance_size": "x4",
+                           "engine": {"vllm": {"tensor_parallel_size": 8}}}, "engine",
+     f"{E}.engine.vllm.tensor_parallel_size: 8 gives 8 GPU(s) (tensor_parallel_size x data_parallel_size = 8 x 1) "
+     "but nvidia-l4/x4 has 4; set tensor_parallel_size: 4 (or data_parallel_size: 4, one model copy per GPU); vLLM "
+     "cannot start on more GPUs than the instance has"),
+    ("sglang-tp-over-gpus", {"custom_image": None, "instance_type": "nvidia-l4", "instance_size": "x4",
+                             "engine": {"sglang": {"tensor_parallel_size": 8}}}, "engine",
+     f"{E}.engine.sglang.tensor_parallel_size: 8 asks for 8 GPU(s) but nvidia-l4/x4 has 4; set "
+     "tensor_parallel_size: 4; SGLang cannot start on more GPUs than the instance has"),
+    ("tei-generation-task", {"custom_image": None, "env": {}, "smoke_test": None, "engine": {"tei": {}}}, "task",
+     f'{E}.task: "text-generation" is a generation task, which TEI does not serve; use vLLM or SGLang for it, or '
+     "set task to one of feature-extraction, sentence-similarity, sentence-embeddings, text-classification, "
+     "sentence-ranking"),
+    ("tei-image-for-another-gpu", {"custom_image": None, "env": {}, "smoke_test": None, "task": "feature-extraction",
+                                   "engine": {"tei": {"url": "ghcr.io/huggingface/text-embeddings-inference:89-1.8"}}},
+     "engine", f'{E}.engine.tei.url: "ghcr.io/huggingface/text-embeddings-inference:89-1.8" is the TEI build for '
+     "Ada (L4, L40S), which does not start on nvidia-a10g/x1; use "
+     "ghcr.io/huggingface/text-embeddings-inference:86-1.8 (or remove `url` for the right build)"),
+    ("tgi-typed-vs-env", {"custom_image": None, "engine": {"tgi": {"max_input_length": 1800}}}, "engine",
+     f"{E}.engine.tgi.max_input_length: 1800 differs from env MAX_INPUT_LENGTH (2000); set it in one place: remove "
+     "env MAX_INPUT_LENGTH or `max_input_length`"),
+    ("tgi-typed-rule", {"custom_image": None, "env": {}, "engine": {"tgi": {"max_input_length": 3000,
+                                                                           "max_total_tokens": 2048}}}, "engine",
+     f"{E}.engine.tgi.max_input_length: 3000 must be less than max_total_tokens (2048); lower max_input_length or "
+     "raise max_total_tokens"),
+    ("tgi-typed-quantize", {"custom_image": None, "engine": {"tgi": {"quantize": "bitsandbytes-nf4"}}}, "engine",
+     f'{E}.engine.tgi.quantize: "bitsandbytes-nf4" is not one of awq, bitsandbytes, eetq, gptq; use one of awq, '
+     "bitsandbytes, eetq, gptq (others, e.g. bitsandbytes-nf4, through env QUANTIZE)"),
+    ("smoke-chat-on-tgi-1", {"smoke_test": {"prompt": "hi", "protocol": "chat"}}, "smoke_test",
+     f'{E}.smoke_test.protocol: "chat" is not served by TGI 1.3.4 (it has /v1/chat/completions from 1.4.0); use '
+     "`protocol: generate`, or an image of TGI 1.4.0 or later"),
+    ("smoke-protocol", {"smoke_test": {"prompt": "hi", "protocol": "grpc"}}, "smoke_test",
+     f'{E}.smoke_test.protocol: "grpc" is not one of generate, chat, completions, embed;'),
+    ("command-empty", {"command": []}, "command", f"{E}.command: [] is not a non-empty list of one-line strings;"),
+    ("args-not-list", {"args": "--max-model-len 8192"}, "args",
+     f'{E}.args: "--max-model-len 8192" is not a non-empty list of one-line strings; write it as a YAML list'),
+    ("private-link-account", {"private_link": {"account_id": 1234, "region": "us-east-1"}}, "private_link",
+     f"{E}.private_link.account_id: 1234 is not a 12-digit AWS account id; quote it"),
+    ("cache-http-responses", {"cache_http_responses": "yes"}, "cache_http_responses",
+     f'{E}.cache_http_responses: "yes" is not a boolean;'),
     ("camel-case-key", {"minReplica": 0}, "minReplica", f"{E}.minReplica: 0 is not a known key; did you mean "
      "`min_replica`?"),
     ("typo-key", {"instance_typ": "x"}, "instance_typ", f'{E}.instance_typ: "x" is not a known key; did you '

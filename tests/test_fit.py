@@ -1,24 +1,24 @@
-"""The GPU memory estimate (`providers.fit`, pure): config.json namings, widths, TGI defaults, exact bytes,
-the published TGI figures it is compared with, check's messages, the ranking and the catalog's memory unit."""
+"""The GPU memory estimate (`providers.fit` and TGI's model in `providers.engines.tgi`, pure): config.json namings,
+widths, TGI defaults, exact bytes, the published TGI figures it is compared with, check's messages, the ranking and
+the catalog's memory unit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from providers import catalog
+from providers import catalog, engines
+from providers.engines.base import ServingSpec
+from providers.engines.tgi import QUANTIZE_BITS, Serving, estimate, serving
 from providers.fit import (
     Architecture,
     FactsMissing,
     ModelFacts,
-    Serving,
     architecture,
-    estimate,
     gpu_computes,
     per_gpu_gb,
     rank,
-    serves_with_tgi,
-    serving,
-    verdict,
     weight_bits,
 )
 
@@ -46,21 +46,30 @@ def compute(instance_type: str, size: str, vendor: str = "aws", region: str = "u
     return found
 
 
+def tgi_spec(env: dict, chosen: catalog.Compute | None = None) -> ServingSpec:
+    """A TGI custom image on a GPU with `env`, as check sees it."""
+    return ServingSpec(settings={}, typed=False, env=env, task="text-generation", accelerator="gpu", compute=chosen)
+
+
+def verdict(label: str, facts: ModelFacts, env: dict, chosen: catalog.Compute, _catalog=None):
+    return engines.verdict(label, engines.ENGINES["tgi"], tgi_spec(env, chosen), facts)
+
+
 @pytest.mark.parametrize(("config", "expected"), [
-    (LLAMA_70B, Architecture(80, 8, 128, 8192, 28672, 32000, 4096)),
-    (JAIS, Architecture(40, 40, 128, 5120, 13653, 84992, None)),
-    (FALCON_7B, Architecture(32, 1, 64, 4544, 18176, 65024, None)),
+    (LLAMA_70B, Architecture(80, 8, 128, 8192, 28672, 32000, 4096, 64)),
+    (JAIS, Architecture(40, 40, 128, 5120, 13653, 84992, None, 40)),
+    (FALCON_7B, Architecture(32, 1, 64, 4544, 18176, 65024, None, 71)),
     ({"hidden_size": 8192, "num_attention_heads": 128, "num_hidden_layers": 60, "num_kv_heads": 8,
-      "vocab_size": 65024}, Architecture(60, 8, 64, 8192, 32768, 65024, None)),
+      "vocab_size": 65024}, Architecture(60, 8, 64, 8192, 32768, 65024, None, 128)),
     ({"hidden_size": 3072, "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 16,
       "head_dim": 256, "intermediate_size": 24576, "vocab_size": 256000, "max_position_embeddings": 8192},
-     Architecture(28, 16, 256, 3072, 24576, 256000, 8192)),
+     Architecture(28, 16, 256, 3072, 24576, 256000, 8192, 16)),
     ({"model_type": "llava", "text_config": {
         "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
         "intermediate_size": 14336, "vocab_size": 32064, "max_position_embeddings": 32768}},
-     Architecture(32, 8, 128, 4096, 14336, 32064, 32768)),
+     Architecture(32, 8, 128, 4096, 14336, 32064, 32768, 32)),
     ({"num_layers": 28, "hidden_size": 4096, "num_attention_heads": 32, "multi_query_group_num": 2,
-      "ffn_hidden_size": 13696, "padded_vocab_size": 65024}, Architecture(28, 2, 128, 4096, 13696, 65024, None)),
+      "ffn_hidden_size": 13696, "padded_vocab_size": 65024}, Architecture(28, 2, 128, 4096, 13696, 65024, None, 32)),
 ], ids=["llama-gqa", "gpt2-names-jais", "falcon-multi-query", "falcon-40b-num-kv-heads", "explicit-head-dim",
         "nested-text-config", "chatglm-names"])
 def test_architecture_reads_every_naming(config, expected):
@@ -86,18 +95,19 @@ def test_architecture_says_what_is_missing(config, message):
     ("F8_E4M3", None, 8), ("U8", "bitsandbytes-nf4", 8), ("I64", None, 64),
 ], ids=lambda value: str(value))
 def test_weight_bits(dtype, quantize, bits):
-    assert weight_bits(dtype, quantize) == bits
+    assert weight_bits({dtype: 1}, QUANTIZE_BITS.get(quantize or "", 16)) == bits
 
 
 @pytest.mark.parametrize(("env", "max_positions", "expected"), [
-    ({}, 4096, Serving(None, 4096, 4145)),
-    ({}, 131072, Serving(None, 4096, 4145)),
-    ({}, 2048, Serving(None, 2048, 2097)),
-    ({}, None, Serving(None, 4096, 4145)),
-    ({"MAX_TOTAL_TOKENS": "2048", "MAX_INPUT_LENGTH": "2000"}, 4096, Serving(None, 2048, 2050)),
-    ({"MAX_INPUT_TOKENS": "1000", "MAX_TOTAL_TOKENS": "1512"}, 4096, Serving(None, 1512, 1050)),
-    ({"MAX_BATCH_TOTAL_TOKENS": "16000", "MAX_BATCH_PREFILL_TOKENS": "4096"}, 4096, Serving(None, 16000, 4096)),
-    ({"QUANTIZE": "bitsandbytes", "KV_CACHE_DTYPE": "fp8_e5m2"}, 4096, Serving("bitsandbytes", 4096, 4145, 8)),
+    ({}, 4096, Serving(None, 4096, 4145, 16, 4096)),
+    ({}, 131072, Serving(None, 4096, 4145, 16, 4096)),
+    ({}, 2048, Serving(None, 2048, 2097, 16, 2048)),
+    ({}, None, Serving(None, 4096, 4145, 16, 4096)),
+    ({"MAX_TOTAL_TOKENS": "2048", "MAX_INPUT_LENGTH": "2000"}, 4096, Serving(None, 2048, 2050, 16, 2048)),
+    ({"MAX_INPUT_TOKENS": "1000", "MAX_TOTAL_TOKENS": "1512"}, 4096, Serving(None, 1512, 1050, 16, 1512)),
+    ({"MAX_BATCH_TOTAL_TOKENS": "16000", "MAX_BATCH_PREFILL_TOKENS": "4096"}, 4096,
+     Serving(None, 16000, 4096, 16, 4096)),
+    ({"QUANTIZE": "bitsandbytes", "KV_CACHE_DTYPE": "fp8_e5m2"}, 4096, Serving("bitsandbytes", 4096, 4145, 8, 4096)),
 ], ids=["launcher-defaults", "long-context-capped-at-4096", "short-context", "no-max-positions",
         "tutorial-limits", "input-tokens-name", "batch-total-tokens", "fp8-kv-cache"])
 def test_serving_takes_the_tgi_launcher_defaults(env, max_positions, expected):
@@ -185,7 +195,9 @@ def test_verdict_names_needed_available_cheapest_and_quantize(env, instance, fai
 
 
 def test_rank_puts_the_cheapest_fitting_first_then_the_rest_by_price():
-    rows = rank(M70, {"QUANTIZE": "bitsandbytes-nf4"}, gpu_computes(catalog.load_catalog(), "aws", "us-east-1"))
+    spec = tgi_spec({"QUANTIZE": "bitsandbytes-nf4"})
+    rows = rank(engines.estimator(engines.ENGINES["tgi"], spec, M70),
+                gpu_computes(catalog.load_catalog(), "aws", "us-east-1"))
     assert [(f"{r.compute.instance_type}/{r.compute.instance_size}", r.fits, r.compute.price_per_hour)
             for r in rows] == [
         ("nvidia-l40s/x1", True, 1.8), ("nvidia-a100/x1", True, 2.5), ("nvidia-t4/x4", True, 3.0),
@@ -196,7 +208,8 @@ def test_rank_puts_the_cheapest_fitting_first_then_the_rest_by_price():
         ("nvidia-t4/x1", False, 0.5), ("nvidia-l4/x1", False, 0.8), ("nvidia-a10g/x1", False, 1.0)]
     assert rows[0].to_json() == {"instance_type": "nvidia-l40s", "instance_size": "x1", "vendor": "aws",
                                  "region": "us-east-1", "gpu_memory_gb": 48.0, "needed_gb": 37.98, "fits": True,
-                                 "price_per_hour": 1.8}
+                                 "price_per_hour": 1.8, "engine": "TGI", "max_context_tokens": 4096,
+                                 "concurrent_sequences": 8}
 
 
 def test_catalog_gpu_memory_is_the_instance_total():
@@ -212,13 +225,23 @@ def test_catalog_gpu_memory_is_the_instance_total():
 
 
 @pytest.mark.parametrize(("inputs", "expected"), [
-    ({"accelerator": "gpu", "custom_image": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4"}}, True),
-    ({"accelerator": "gpu", "custom_image": {"url": "registry.example/tgi:3.1"}}, True),
-    ({"accelerator": "gpu", "custom_image": {"url": "vllm/vllm-openai:latest"}}, False),
-    ({"accelerator": "gpu", "task": "text-generation"}, True),
-    ({"accelerator": "gpu", "task": "feature-extraction"}, False),
-    ({"accelerator": "cpu", "task": "text-generation"}, False),
-], ids=["tgi-image", "tgi-short-name", "vllm-image", "default-image-text-generation",
-        "default-image-embeddings", "cpu"])
-def test_only_tgi_on_a_gpu_is_estimated(inputs, expected):
-    assert serves_with_tgi(inputs) is expected
+    ({"custom_image": {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4"}}, "tgi"),
+    ({"custom_image": {"url": "registry.example/tgi:3.1"}}, "tgi"),
+    ({"custom_image": {"url": "vllm/vllm-openai:latest"}}, "vllm"),
+    ({"custom_image": {"url": "lmsysorg/sglang:v0.5.5"}}, "sglang"),
+    ({"custom_image": {"url": "ghcr.io/huggingface/text-embeddings-inference:89-1.8"}}, "tei"),
+    ({"custom_image": {"url": "ghcr.io/ggml-org/llama.cpp:server-cuda"}}, "llamacpp"),
+    ({"custom_image": {"url": "registry.example/my-server:1"}}, "custom"),
+    ({"engine": {"vllm": {}}, "custom_image": None}, "vllm"),
+    ({"task": "text-generation"}, "huggingface"),
+], ids=["tgi-image", "tgi-short-name", "vllm-image", "sglang-image", "tei-image", "llamacpp-image", "unknown-image",
+        "declared", "default-image"])
+def test_the_serving_engine_of_a_custom_image_is_the_one_that_publishes_it(inputs, expected):
+    assert engines.serving_engine(inputs).name == expected
+
+
+def test_a_tgi_estimate_is_unchanged_by_moving_it_to_its_module():
+    """The TGI figures of the README (the tutorial's model on one A10G: 16.2 GB) come from the engine's module."""
+    found = estimate(MJ, JAIS_ENV, 1)
+    assert replace(found, summary="") == replace(found, summary="")
+    assert round(found.needed_gb, 1) == 16.2

@@ -20,7 +20,9 @@ JAIS = "derek-thomas/jais-13b-chat-hf"
 LLAMA = "meta-llama/Llama-3.1-70B-Instruct"
 TUTORIAL_ENV = ["--env", "QUANTIZE=bitsandbytes", "--env", "MAX_BATCH_PREFILL_TOKENS=2048", "--env",
                 "MAX_INPUT_LENGTH=2000", "--env", "MAX_TOTAL_TOKENS=2048"]
-KEYS = ["instance_type", "instance_size", "vendor", "region", "gpu_memory_gb", "needed_gb", "fits", "price_per_hour"]
+KEYS = ["instance_type", "instance_size", "vendor", "region", "gpu_memory_gb", "needed_gb", "fits", "price_per_hour",
+        "engine", "max_context_tokens", "concurrent_sequences"]
+"""The keys of `--json`: the first eight as before engines existed, then the engine and its capacity."""
 
 
 def fit(emulator, tmp_path, *args: str, hub_flag: bool = True) -> subprocess.CompletedProcess[str]:
@@ -63,7 +65,7 @@ def test_the_whole_catalog_fitting_first_each_part_by_price(emulator, tmp_path):
         assert prices == sorted(prices)
     assert rows[0] == {"instance_type": "nvidia-a100", "instance_size": "x2", "vendor": "aws",
                        "region": "us-east-1", "gpu_memory_gb": 80.0, "needed_gb": 74.97, "fits": True,
-                       "price_per_hour": 5.0}
+                       "price_per_hour": 5.0, "engine": "TGI", "max_context_tokens": 4096, "concurrent_sequences": 8}
     assert not any(row["instance_type"] == "nvidia-h100" for row in rows)  # deprecated: left out
 
 
@@ -71,16 +73,18 @@ def test_table(emulator, tmp_path):
     done = fit(emulator, tmp_path, JAIS, *TUTORIAL_ENV, "--region", "us-east-2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        f"{JAIS} at {builtin_sha(JAIS)[:12]}: 13.02B parameters (F32), QUANTIZE=bitsandbytes, KV cache for 2048 "
-        "tokens, prefill 2048 tokens",
+        f"{JAIS} at {builtin_sha(JAIS)[:12]}: 13.02B parameters (F32), TGI: QUANTIZE=bitsandbytes, KV cache for "
+        "2048 tokens, prefill 2048 tokens",
         "",
-        "instance             vendor region      GPU GB  needed GB fits  $/hour",
-        "nvidia-l4 x1         aws    us-east-2       24       16.2 yes     0.80",
-        "nvidia-a10g x1       aws    us-east-2       24       16.2 yes     1.00",
-        "nvidia-a100 x1       aws    us-east-2       80       16.2 yes     2.50",
-        "nvidia-a10g x4       aws    us-east-2       24        5.2 yes     5.00",
+        "instance             vendor region      GPU GB  needed GB fits  $/hour  max ctx  seqs  $/h/seq",
+        "nvidia-l4 x1         aws    us-east-2       24       16.2 yes     0.80     2048     5    0.160",
+        "nvidia-a10g x1       aws    us-east-2       24       16.2 yes     1.00     2048     5    0.200",
+        "nvidia-a100 x1       aws    us-east-2       80       16.2 yes     2.50     2048    39    0.064",
+        "nvidia-a10g x4       aws    us-east-2       24        5.2 yes     5.00     2048    45    0.111",
         "",
-        "GB per GPU (10^9 bytes); deprecated and unavailable hardware left out. The formula: `pydoc providers.fit`."]
+        "GB per GPU (10^9 bytes); deprecated and unavailable hardware left out. max ctx: the longest context one "
+        "sequence could have; seqs: full-length sequences the KV cache holds at once. The formula: `pydoc "
+        "providers.engines.tgi`."]
 
 
 @pytest.mark.parametrize(("args", "code", "stderr"), [

@@ -124,16 +124,18 @@ def test_check_estimates_gpu_memory(checker, emulator, news, failures, warnings)
 
 def test_the_tutorial_model_fits_one_a10g_with_the_numbers(checker, emulator):
     """jais-13b-chat, 8-bit: 13.02 GB of weights + 1.68 GB of KV cache (2048 tokens) + 1.49 GB, of 24 GB."""
-    from providers import fit
-    from providers.catalog import find_compute
+    from providers import engines, fit
+    from providers.engines import tgi
 
     facts = fit.ModelFacts(JAIS, builtin_sha(JAIS), {"F32": 13_020_763_960}, emulator.request(
         "GET", f"/{JAIS}/resolve/main/config.json", token=emulator.token))
-    needed = fit.estimate(facts, local_jais()["env"], 1)
+    needed = tgi.estimate(facts, local_jais()["env"], 1)
     assert (needed.weights, needed.kv_cache, needed.activations, needed.total) == (
         13_020_763_960, 1_677_721_600, 989_851_648, 16_188_337_208)
-    assert fit.verdict("endpoints.jais-13b-chat", facts, local_jais()["env"],
-                       find_compute("aws", "us-east-1", "gpu", "nvidia-a10g", "x1"), []) == fit.Verdict()
+    inputs = {**local_jais(), "name": "jais-13b-chat", "namespace": "local"}
+    assert engines.verdict("endpoints.jais-13b-chat", engines.serving_engine(inputs), engines.serving_spec(inputs),
+                           facts) == fit.Verdict(capacity=(
+        "nvidia-a10g/x1 holds 5 concurrent sequence(s) of 2048 tokens in its KV cache (TGI, $0.200/h per sequence)"))
 
 
 def test_facts_are_read_once_then_from_the_disk_cache(checker, emulator, tmp_path):
@@ -182,7 +184,8 @@ def test_preview_unknowns_skip_the_estimate(checker, emulator, unknown):
     assert emulator.calls() == []
 
 
-def test_an_engine_that_is_not_tgi_is_not_estimated(checker, emulator):
+def test_an_image_no_engine_publishes_is_not_estimated(checker, emulator):
+    """A custom image of unknown make has no memory model and no token limits: nothing to ask the Hub."""
     emulator.clear_calls()
-    assert checker.check(spec(custom_image={"url": "vllm/vllm-openai:v0.6.0", "port": 8000})) == ([], [])
+    assert checker.check(spec(custom_image={"url": "registry.example/my-server:1", "port": 8000})) == ([], [])
     assert emulator.calls() == []

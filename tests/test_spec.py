@@ -194,7 +194,7 @@ def test_running_without_a_url_is_not_ready(url):
 
 
 def test_replacement_keys_are_exactly_identity_and_placement():
-    assert fields.REPLACE_KEYS == ("name", "namespace", "accelerator", "vendor", "region", "type")
+    assert fields.REPLACE_KEYS == ("name", "namespace", "accelerator", "vendor", "region", "type", "private_link")
 
 
 @pytest.mark.parametrize("change", [{"adopt": True}, {"adopt": False}], ids=["adopt-set", "adopt-unset"])

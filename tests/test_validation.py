@@ -48,7 +48,8 @@ HOSTILE: list[tuple[str, Any]] = [
 ]
 VALID: dict[str, tuple[str, ...]] = {
     "paused": ("true", "false"), "adopt": ("true", "false"), "tags": ("empty-list", "list"),
-    "env": ("empty-mapping", "mapping"), "secrets": ("empty-mapping",),
+    "env": ("empty-mapping", "mapping"), "secrets": ("empty-mapping",), "command": ("list",), "args": ("list",),
+    "cache_http_responses": ("true", "false"),
 }
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from providers import catalog
 from providers.engines import custom, huggingface, llamacpp, sglang, tei, tgi, vllm
 from providers.engines.base import PROTOCOLS, Engine, ServingSpec
+from providers.fit import Estimate, EstimateOn, FactsMissing, ModelFacts, Verdict
+from providers.fit import verdict as fit_verdict
 from providers.values import is_unknown
 
 REGISTERED: tuple[Engine, ...] = (
@@ -115,3 +117,24 @@ def image_inputs(block: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
         return {"engine": None, "custom_image": image}
     ours = settings_of(inputs) if declared(inputs) is engine else {}
     return {"engine": {engine.name: engine.settings_from_api(live, ours)}, "custom_image": None}
+
+
+def estimator(engine: Engine, spec: ServingSpec, facts: ModelFacts) -> EstimateOn:
+    """The engine's estimate of this model and spec on any instance (the spec moved there as the engine would move
+    it: vLLM and SGLang split over all of its GPUs)."""
+    def on(compute: catalog.Compute) -> Estimate:
+        moved = engine.on(spec, compute)
+        found = engine.estimate(facts, moved, compute.num_accelerators if compute.accelerator == "gpu" else 0)
+        if found is None:
+            raise FactsMissing(f"{engine.title} has no memory model for {compute.instance_type}/"
+                               f"{compute.instance_size}")
+        return found
+    return on
+
+
+def verdict(label: str, engine: Engine, spec: ServingSpec, facts: ModelFacts) -> Verdict:
+    """What `check` says of the fit on the spec's instance (`spec.compute`): too big, tight, or its capacity."""
+    assert spec.compute is not None
+    return fit_verdict(label, facts, estimator(engine, spec, facts), spec.compute, catalog.load_catalog(),
+                       hints=lambda compute: engine.hints(facts, engine.on(spec, compute), compute),
+                       tight_advice=engine.tight_advice)

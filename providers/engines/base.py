@@ -71,6 +71,7 @@ class Problem:
     problem: str
     fix: str
     warning: bool = False
+    shown: str | None = None  # how to show the value, when not as written (a long prompt)
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ def _typed(v: Reporter, f: EngineField, where: str, value: Any) -> Any:
         return value
     if f.kind == "choice":
         if value not in f.choices:
-            v.fail(where, value, f"is not one of {', '.join(f.choices)}", f.fix or f"use one of {', '.join(f.choices)}")
+            choices = ", ".join(f.choices)
+            v.fail(where, value, f"is not one of {choices}", f.fix or f"use one of {choices}")
             return None
         return value
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "\n\r\0"):
@@ -313,6 +315,6 @@ def report(v: Reporter, problems: Sequence[Problem], already: Callable[[str], bo
         if already(p.path):
             continue
         if p.warning:
-            v.warn(p.path, f"{show(p.value, p.path)} {p.problem}; {p.fix}")
+            v.warn(p.path, f"{p.shown or show(p.value, p.path)} {p.problem}; {p.fix}")
         else:
-            v.fail(p.path, p.value, p.problem, p.fix)
+            v.fail(p.path, p.value, p.problem, p.fix, shown=p.shown)

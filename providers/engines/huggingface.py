@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.engines import tgi
 from providers.engines.base import GENERATE, Engine, Problem, ServingSpec, SmokeLimits
+from providers.engines.tgi import ENGINE as TGI
 from providers.fit import Estimate, ModelFacts
 
 
@@ -32,18 +32,18 @@ class HuggingFace(Engine):
         return spec.task == "text-generation"
 
     def check(self, spec: ServingSpec) -> list[Problem]:
-        return tgi.ENGINE.check(spec) if self._generates(spec) else []
+        return TGI.check(spec) if self._generates(spec) else []
 
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
-        return tgi.ENGINE.estimate(facts, spec, num_gpus) if self._generates(spec) else None
+        return TGI.estimate(facts, spec, num_gpus) if self._generates(spec) else None
 
     def hints(self, facts: ModelFacts, spec: ServingSpec, chosen: Any) -> list[str]:
-        return tgi.ENGINE.hints(facts, spec, chosen) if self._generates(spec) else []
+        return TGI.hints(facts, spec, chosen) if self._generates(spec) else []
 
     def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:
-        return tgi.ENGINE.smoke_limits(spec, facts) if self._generates(spec) else None
+        return TGI.smoke_limits(spec, facts) if self._generates(spec) else None
 
-    tight_advice = tgi.ENGINE.tight_advice
+    tight_advice = TGI.tight_advice
 
 
 ENGINE = HuggingFace()

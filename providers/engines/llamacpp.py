@@ -18,10 +18,14 @@ generation: not with `mode` set.
     needed = GGUF file size x offloaded share + KV cache + CUDA context (GPU) + compute buffer
     KV cache = ctx_size x 2 x layers x KV heads x head size x 2 bytes   (f16 K and V, llama.cpp's default)
 
-`ctx_size` is the server's whole context, which `--parallel` (`n_parallel`) slots share (llama-server: "size of the
-prompt context"; each slot gets ctx_size / n_parallel): GUESS that the API passes ctxSize and nParallel through as
-those flags. The shapes come from the file's own header (`general.architecture`, `<arch>.block_count`, ...: read with
-a range request, `providers.gguf`), else config.json. `n_gpu_layers` below the layer count offloads that share of the
+`ctx_size` is the server's whole context, which `--parallel` (`n_parallel`) slots share: with an explicit
+`--parallel N` each slot gets ctx_size / N; unset, llama-server runs 4 slots on one unified cache, each free to use
+all of it (llama.cpp `src/llama-context.cpp`, `tools/server/server.cpp`, as bundled in llama-cpp-python 0.3.36). The
+Inference Endpoints llama.cpp page reserves `LLAMA_ARG_CTX_SIZE` and `LLAMA_ARG_N_PARALLEL` and sizes memory as "4
+requests with 1024 tokens maximum per request requires memory capacity for 4096 tokens in total": GUESS that the API
+passes ctxSize and nParallel as those, so ctxSize is the total and the KV cache holds ctx_size tokens. The shapes
+come from the file's own header (`general.architecture`, `<arch>.block_count`, ...: read with a range request,
+`providers.gguf`), else config.json. `n_gpu_layers` below the layer count offloads that share of the
 file (the rest stays in RAM). The compute buffer is taken as 2 bytes x vocabulary x 512 (llama.cpp's default
 micro-batch) + 0.1 GB. Default `ctx_size`: 4096 (llama-server's default is the model's training context, which for
 recent models is far more than a small instance holds; GUESS for what the API sends when unset: this project always
@@ -35,7 +39,7 @@ import re
 from typing import Any
 
 from providers.engines.base import CHAT, COMPLETIONS, Engine, EngineField, Problem, ServingSpec, SmokeLimits
-from providers.fit import GB, CUDA_CONTEXT_BYTES, Estimate, FactsMissing, ModelFacts, architecture
+from providers.fit import CUDA_CONTEXT_BYTES, GB, Estimate, FactsMissing, ModelFacts, architecture
 
 DEFAULT_CTX_SIZE = 4096
 SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
@@ -140,14 +144,17 @@ class LlamaCpp(Engine):
         return Estimate(
             engine=self.title, num_gpus=max(num_gpus, 1), weights=int(size * share), kv_cache=kv_per_token * ctx,
             cuda_context=CUDA_CONTEXT_BYTES if on_gpu else 0, activations=buffer, kv_tokens=ctx,
-            kv_per_token=kv_per_token, sequence_tokens=ctx // max(spec.settings.get("n_parallel") or 1, 1),
+            kv_per_token=kv_per_token, sequence_tokens=ctx // (spec.settings.get("n_parallel") or 1),
             activation_label="compute buffer", memory="GPU" if on_gpu else "RAM", reports_max_length=True,
             summary=f"{name.rsplit('/', 1)[-1]}, ctx_size {ctx}, n_parallel {spec.settings.get('n_parallel') or 1}")
 
     def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:
+        if not spec.typed:
+            return None
         ctx = spec.settings.get("ctx_size") or DEFAULT_CTX_SIZE
-        slot = ctx // max(spec.settings.get("n_parallel") or 1, 1)
-        return SmokeLimits(slot - 1, slot, "ctx_size / n_parallel (one slot's context)")
+        slots = spec.settings.get("n_parallel")
+        slot = ctx // slots if slots else ctx  # unset: llama-server's auto slots share one unified cache
+        return SmokeLimits(slot - 1, slot, "ctx_size / n_parallel, one slot's context" if slots else "ctx_size")
 
 
 ENGINE = LlamaCpp()

@@ -6,10 +6,10 @@ memory model and its `/embed` smoke protocol.
 same three in gorgias-oss/terraform-provider-huggingface's `tei` block). TEI's own defaults: 16384 batch tokens, 512
 concurrent requests (`router/src/main.rs`).
 
-**Default image**: TEI ships one image per GPU generation (its README's table: `turing-` for T4, `86-` for A10/A10G,
-`89-` for L4/L40S, no prefix for A100 (compute capability 8.0), `hopper-` for H100/H200, `cpu-` for CPUs); the image
-built for another generation does not start. With no `url`, the image for the endpoint's instance is chosen
-(`IMAGE_BY_INSTANCE`); a `url` whose prefix names another generation fails the preview.
+**Default image**: TEI ships one image per GPU generation (its README at v1.9.3: `turing-` for T4, `86-` for
+A10/A10G, `89-` for L4/L40S, no prefix for A100 (compute capability 8.0), `hopper-` for H100/H200, `cpu-` for CPUs;
+`cuda-` picks at start-up); the image built for another generation does not start. With no `url`, the image for
+the endpoint's instance is chosen (`GENERATIONS`); a `url` whose prefix names another generation fails the preview.
 
 **Rules**: TEI serves embedding, similarity, reranking and classification models, never a generation task.
 
@@ -25,7 +25,8 @@ BAAI/bge-base-en-v1.5 (109M parameters, hidden 768, intermediate 3072) at 16384 
 1.2 GB, which is why TEI runs such models on the smallest GPU or a few CPUs.
 
 **Smoke test**: `embed` (POST `/embed` with `{"inputs": prompt}`): the reply must be one vector whose length is the
-model's dimension (`smoke_test.dimension`, else the hidden size from config.json); `expect` does not apply.
+model's dimension (`smoke_test.dimension`, else the hidden size from config.json); `expect` does not apply. No prompt
+is too long: TEI truncates inputs by default (`--auto-truncate` is on at v1.9.3).
 """
 
 from __future__ import annotations
@@ -34,11 +35,17 @@ import math
 import re
 from typing import Any
 
-from providers.engines.base import EMBED, Engine, EngineField, Problem, ServingSpec, SmokeLimits
-from providers.fit import CUDA_CONTEXT_BYTES, Estimate, FactsMissing, ModelFacts, architecture, context_length, \
-    weight_bits
+from providers.engines.base import EMBED, Engine, EngineField, Problem, ServingSpec
+from providers.fit import (
+    CUDA_CONTEXT_BYTES,
+    Estimate,
+    FactsMissing,
+    ModelFacts,
+    architecture,
+    weight_bits,
+)
 
-TEI_VERSION = "1.8"
+TEI_VERSION = "1.9"  # v1.9.3 (2026-07-24) is the latest release
 IMAGE = "ghcr.io/huggingface/text-embeddings-inference"
 # instance type -> the tag prefix of the image built for its GPU generation (TEI README "Docker Images").
 GENERATIONS = {"nvidia-t4": "turing-", "nvidia-a10g": "86-", "nvidia-l4": "89-", "nvidia-l40s": "89-",
@@ -51,6 +58,15 @@ GENERATION_TASKS = frozenset({"text-generation", "text2text-generation", "conver
 TEI_TASKS = ("feature-extraction", "sentence-similarity", "sentence-embeddings", "text-classification",
              "sentence-ranking")
 _GO25 = "contract §3.3 ([GO25] client/models.go; gorgias-oss/terraform-provider-huggingface models.go tei block)"
+
+
+def build_of(tag: str) -> str | None:
+    """The generation prefix a TEI tag names (`89-1.9` -> `89-`, `1.9` -> `` the A100 build), or None when it names
+    none this project knows (`cuda-1.9` picks at start-up, Blackwell and ARM builds)."""
+    for prefix in sorted((p for p in GENERATION_NAMES if p), key=len, reverse=True):
+        if tag.startswith(prefix) and not tag.startswith("cpu-arm64-"):
+            return prefix
+    return "" if re.match(r"\d+\.\d+", tag) and not re.match(r"\d+-", tag) else None
 
 
 def image_for(compute: Any, accelerator: str | None) -> str:
@@ -71,7 +87,9 @@ class Tei(Engine):
     fields = (
         EngineField("max_batch_tokens", "maxBatchTokens", "count", _GO25, fix="e.g. 16384"),
         EngineField("max_concurrent_requests", "maxConcurrentRequests", "count", _GO25, fix="e.g. 512"),
-        EngineField("pooling", "pooling", "choice", _GO25, choices=("mean", "cls", "last", "rank")),
+        # GUESS: the API passes `pooling` to TEI's --pooling, so TEI's own values (`backends/core/src/lib.rs`
+        # `enum Pool`); the contract's list (mean|cls|last|rank) is a third-party client's.
+        EngineField("pooling", "pooling", "choice", _GO25, choices=("cls", "mean", "splade", "last-token")),
     )
 
     def default_url(self, compute: Any, accelerator: str | None) -> str:
@@ -84,17 +102,17 @@ class Tei(Engine):
                                     f"use vLLM or SGLang for it, or set task to one of {', '.join(TEI_TASKS)}"))
         image = spec.image
         if image is not None and image.tag and spec.compute is not None and "text-embeddings-inference" in image.name:
-            built_for = next((prefix for prefix in sorted(GENERATION_NAMES, key=len, reverse=True)
-                              if prefix and image.tag.startswith(prefix)), "")
+            built_for = build_of(image.tag)
             wanted = GENERATIONS.get(spec.compute.instance_type, "") if spec.accelerator == "gpu" else "cpu-"
-            if built_for != wanted and (spec.accelerator != "gpu" or spec.compute.instance_type in GENERATIONS):
+            known = spec.accelerator != "gpu" or spec.compute.instance_type in GENERATIONS
+            if built_for is not None and built_for != wanted and known:
                 where = f"{spec.compute.instance_type}/{spec.compute.instance_size}"
                 path = f"{spec.prefix(self.name)}.url" if spec.typed else "custom_image.url"
+                suggestion = f"{image.name}:{wanted}{image.tag[len(built_for):]}"
                 problems.append(Problem(path, spec.settings.get("url"),
                                         f"is the TEI build for {GENERATION_NAMES[built_for]}, which does not start on "
-                                        f"{where}", f"use {image_for(spec.compute, spec.accelerator)} (or remove "
-                                        "`url` for the right build)" if spec.typed else
-                                        f"use {image_for(spec.compute, spec.accelerator)}"))
+                                        f"{where}", f"use {suggestion}" + (" (or remove `url` for the right build)"
+                                                                           if spec.typed else "")))
         return problems
 
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
@@ -111,10 +129,6 @@ class Tei(Engine):
             kv_per_token=0, activation_label="batch", memory="GPU" if on_gpu else "RAM",
             summary=f"max_batch_tokens {batch}, {'float16' if on_gpu else 'float32'} weights")
 
-    def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:
-        length = context_length(facts.config) if facts is not None else None
-        return SmokeLimits(length, None, "the model's max_position_embeddings (TEI's max_input_length)") \
-            if length else None
 
 
 def dimension(facts: ModelFacts) -> int | None:

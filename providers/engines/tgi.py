@@ -50,7 +50,7 @@ So the estimate agrees with TGI within about a gigabyte on a full single GPU, an
 (sequences of `MAX_TOTAL_TOKENS` the rest of the GPU holds) leaves out TGI's own 10% wiggle room.
 
 **Smoke protocols by version**: `generate` (POST `/`) always; `chat` (`/v1/chat/completions`, the Messages API)
-from 1.4.0; `completions` (`/v1/completions`) from 2.0.0. Default image: `DEFAULT_IMAGE` below.
+from 1.4.0; `completions` (`/v1/completions`) from 1.4.4. Default image: the last release, 3.3.7.
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ QUANTIZE_BITS = {"bitsandbytes": 8, "eetq": 8, "fp8": 8, "bitsandbytes-nf4": 4, 
 # What to suggest on an instance that is too small, widest first (both run on every NVIDIA GPU).
 QUANTIZE_SUGGESTIONS = (("bitsandbytes", 8), ("bitsandbytes-nf4", 4))
 IMAGE_NAME = re.compile(r"text-generation-inference|(^|/)tgi([:/@-]|$)")
-CHAT_FROM, COMPLETIONS_FROM = (1, 4), (2, 0)
+# The Messages API (huggingface/text-generation-inference#1427, 0eabc835) first shipped in v1.4.0,
+# /v1/completions (#1527, 3dd7da21) in v1.4.4.
+CHAT_FROM, COMPLETIONS_FROM = (1, 4, 0), (1, 4, 4)
 _GO25 = "contract §3.3 ([GO25] client/models.go; gorgias-oss/terraform-provider-huggingface models.go)"
 
 
@@ -113,7 +115,7 @@ class Tgi(Engine):
     name = "tgi"
     variant = "tgi"
     title = "TGI"
-    default_image = "ghcr.io/huggingface/text-generation-inference:3.3.6"
+    default_image = "ghcr.io/huggingface/text-generation-inference:3.3.7"  # its last release (2025-12-18)
     default_port = 80
     image_pattern = IMAGE_NAME
     tight_advice = "Lower MAX_BATCH_TOTAL_TOKENS/MAX_TOTAL_TOKENS"
@@ -142,14 +144,14 @@ class Tgi(Engine):
                 text = re.sub(rf"\b{name}\b", key, text)
             return text
 
-        for p in env_problems(env, spec.image):
+        for p in env_problems(env, spec.image, f"{spec.prefix(self.name)}.url" if spec.typed else "custom_image"):
             path = origin.get(p.name, f"env.{p.name}")
             value = spec.settings.get(path.rsplit(".", 1)[-1]) if path.startswith("engine.") else env[p.name]
             problems.append(Problem(path, value, named(p.problem), named(p.fix)))
         smoke = spec.smoke_test or {}
         protocol = smoke.get("protocol")
         if isinstance(protocol, str) and protocol not in self.smoke_protocols(spec) and version is not None:
-            since = {CHAT: "1.4.0", COMPLETIONS: "2.0.0"}.get(protocol)
+            since = {CHAT: "1.4.0", COMPLETIONS: "1.4.4"}.get(protocol)
             problems.append(Problem("smoke_test.protocol", protocol,
                                     f"is not served by TGI {'.'.join(map(str, version))}"
                                     + (f" (it has /v1/{'chat/completions' if protocol == CHAT else 'completions'} "
@@ -208,7 +210,7 @@ def tgi_version(image: ImageReference | None) -> tuple[int, ...] | None:
     if image is None or not image.tag or not IMAGE_NAME.search(image.name.rsplit("/", 1)[-1] or image.name):
         return None
     match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[.-]|$)", image.tag)
-    return tuple(int(part) for part in match.groups() if part is not None) if match else None
+    return tuple(int(part or 0) for part in match.groups()) if match else None
 
 
 def merged_env(engine: Engine, spec: ServingSpec) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
@@ -245,7 +247,8 @@ class EnvProblem:
     fix: str
 
 
-def env_problems(env: Mapping[str, Any], image: ImageReference | None) -> list[EnvProblem]:
+def env_problems(env: Mapping[str, Any], image: ImageReference | None,
+                 image_key: str = "custom_image") -> list[EnvProblem]:
     """TGI launcher and router rules for `env` (canonical: values are strings), for the TGI version `image`'s tag
     names; at most one problem per variable, in the order a reader fixes them."""
     if any(is_unknown(env.get(name)) for name in (*TOKEN_LIMITS, "QUANTIZE")):
@@ -266,7 +269,7 @@ def env_problems(env: Mapping[str, Any], image: ImageReference | None) -> list[E
     major = version[0] if version else None
     if major == 1:
         if "MAX_INPUT_TOKENS" in env:
-            fail("MAX_INPUT_TOKENS", f"is not read by TGI 1.x (image tag {image.tag})",  # type: ignore[union-attr]
+            fail("MAX_INPUT_TOKENS", f"is not read by TGI 1.x ({image_key} tag {image.tag})",  # type: ignore
                  "use MAX_INPUT_LENGTH (TGI 2.0 renamed it MAX_INPUT_TOKENS)")
         input_name = "MAX_INPUT_LENGTH"
     else:

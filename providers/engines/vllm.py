@@ -70,7 +70,7 @@ GPU_MEMORY_UTILIZATION = 0.92  # vllm/config/cache.py (0.9 in releases before it
 DEFAULT_BATCHED_TOKENS, DEFAULT_MAX_SEQS = 2048, 256  # the OpenAI server's defaults on most GPUs
 LARGE_GPU_BATCHED_TOKENS, LARGE_GPU_MAX_SEQS = 8192, 1024  # GPUs of 70 GiB or more, A100s excepted
 LARGE_GPU_GB = 70 * 1.073741824
-KV_CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2")
+KV_CACHE_DTYPES = ("auto", "fp8", "fp8_e5m2", "fp8_e4m3")  # the Inference Endpoints vLLM page's choices
 _HH = "huggingface_hub 2.4.0 _inference_endpoints.py _set_parallelism_in_image"
 _TF = "gorgias-oss/terraform-provider-huggingface internal/provider/models.go (vllm block)"
 
@@ -100,11 +100,14 @@ def multi_gpu_problems(engine: Engine, spec: ServingSpec, data_parallel: bool) -
         key = "tensor_parallel_size" if settings.get("tensor_parallel_size") is not None else "data_parallel_size"
         value = settings.get(key)
         where = f"{spec.compute.instance_type}/{spec.compute.instance_size}"  # type: ignore[union-attr]
-        return [Problem(f"{prefix}.{key}", value,
-                        f"gives {tp * dp} GPU(s) ({sizes} = {tp} x {dp}) but {where} has {gpus}"
-                        if data_parallel else f"does not match the {gpus} GPU(s) of {where}",
-                        (f"{fix}; {engine.title} cannot start on more GPUs than the instance has"
-                         if tp * dp > gpus else f"{fix}; otherwise you pay for GPUs it leaves idle"))]
+        gives = (f"gives {tp * dp} GPU(s) ({sizes} = {tp} x {dp}) but {where} has {gpus}" if data_parallel
+                 else f"asks for {tp} GPU(s) but {where} has {gpus}")
+        if tp * dp > gpus:  # the Inference Endpoints vLLM page: "TP=2, DP=4 on 4 x A10G | Fails"
+            return [Problem(f"{prefix}.{key}", value, gives,
+                            f"{fix}; {engine.title} cannot start on more GPUs than the instance has")]
+        # "TP=3, DP=1 on 4 x A10G | 1 GPU sits completely idle": it runs, and bills for GPUs it does not use.
+        return [Problem(f"{prefix}.{key}", value, f"{gives}: {gpus - tp * dp} GPU(s) would sit idle and still be "
+                        "billed", f"{fix}, or pick an instance with {tp * dp} GPU(s)", warning=True)]
     return []
 
 
@@ -121,8 +124,8 @@ def heads_problems(engine: Engine, spec: ServingSpec, facts: ModelFacts) -> list
         divisors = [n for n in range(1, arch.heads + 1) if arch.heads % n == 0 and n <= max(spec.gpus, 1)]
         return [Problem(f"{spec.prefix(engine.name)}.tensor_parallel_size", tp,
                         f"does not divide the {arch.heads} attention heads of {facts.repository}",
-                        f"use a divisor of {arch.heads}" + (f" up to the instance's GPUs: {', '.join(map(str, divisors))}"
-                                                            if divisors else "")
+                        f"use a divisor of {arch.heads}"
+                        + (f" up to the instance's GPUs: {', '.join(map(str, divisors))}" if divisors else "")
                         + (" (with data_parallel_size for the other GPUs)" if engine.name == "vllm" else ""))]
     return []
 
@@ -187,8 +190,8 @@ class Vllm(Engine):
             kv_cache=kv_per_token * length, cuda_context=CUDA_CONTEXT_BYTES, activations=activations,
             kv_tokens=length, kv_per_token=kv_per_token, usable_fraction=utilization(spec),
             sequence_tokens=length, activation_label="activations", reports_max_length=True,
-            summary=(f"tensor_parallel_size {tp}, max_model_len {length}, max_num_batched_tokens {batched}, "
-                     f"KV cache {'fp8' if kv_bits == 8 else '16-bit'}, gpu_memory_utilization {utilization(spec):g}"))
+            summary=(f"max_model_len {length}, KV cache {'fp8' if kv_bits == 8 else '16-bit'}, "
+                     f"gpu_memory_utilization {utilization(spec):g}"))
 
     def hints(self, facts: ModelFacts, spec: ServingSpec, chosen: Any) -> list[str]:
         estimate = self.estimate(facts, spec, chosen.num_accelerators)
