@@ -8,10 +8,11 @@ checkers both surfaces share; `catalog.py` the hardware catalog; `schema.py` req
 the values the service accepts; `models.py` the endpoint record, its `State` enum and its wire shape; `logs.py`
 the TGI-like container log of an endpoint; `store.py` the thread-safe store, its valid-state tables per action
 and the time-based state machine; `hub.py` the Hugging Face Hub routes for model facts (model info,
-config.json downloads); `tgi.py` the inference surface at `status.url`, built from the store, the config and an
-identity check; `middleware.py` request ids, the call log, control-route access, management-API auth and fault
-injection; `control.py` the `/_emulator/*` control routes; `app.py` the route table, the management handlers
-and `Emulator`, which wires them together; `process.py` runs it as a subprocess.
+config.json downloads, GGUF headers); `engines/` the serving containers (TGI by version, vLLM, SGLang, llama.cpp,
+TEI; one module each, on `engines/base.py`); `proxy.py` the platform proxy at `status.url` in front of them, built
+from the store, the config, an identity check and the Hub's model configs; `middleware.py` request ids, the call
+log, control-route access, management-API auth and fault injection; `control.py` the `/_emulator/*` control
+routes; `app.py` the route table, the management handlers and `Emulator`, which wires them together; `process.py` runs it as a subprocess.
 
 Control routes (never subject to injected faults, never in the call log; served to loopback clients only, or,
 with `--control-token TOKEN`, to any client sending `X-Emulator-Control-Token: TOKEN`):
@@ -64,9 +65,14 @@ Decisions (where the contract says GUESS or leaves a question open):
     wakes it; without `X-Scale-Up-Timeout` it answers 503, with it the request is held until running.
     Paused: 400 text "Bad Request: endpoint is paused". Auth at the url: `public` none; `authenticated` any
     known token; `private` a token whose user or orgs include the namespace (401 / 403).
-11. Inference text: tokens are whitespace-separated words; the reply is `tgi.DEFAULT_REPLY` (or `--reply`)
-    whatever the prompt; `MAX_INPUT_LENGTH`/`MAX_INPUT_TOKENS` (default 1024) and `MAX_TOTAL_TOKENS`
-    (default 2048) from `model.env` bound prompts as TGI does (422 `validation`).
+11. Inference text: tokens are whitespace-separated words; the reply is `engines.base.DEFAULT_REPLY` (or
+    `--reply`) whatever the prompt. Which container answers and its limits: `emulator/engines/` (the image variant,
+    or a custom image by the engine its URL names; anything else as TGI 3.3.6). TGI: `MAX_INPUT_LENGTH`/
+    `MAX_INPUT_TOKENS` (default 1024) and `MAX_TOTAL_TOKENS` (default 2048) bound prompts (422 `validation`), and its
+    routes follow the image tag's version; vLLM and SGLang: `--max-model-len`/`--context-length` in `model.args`,
+    else the model's context length from the emulator's Hub (4096 for a repository it does not know); llama.cpp:
+    `ctxSize` / `nParallel`; TEI: vectors of the model's hidden size (768 when unknown). GUESS: every container
+    answers to any `model` name (huggingface_hub sends "dummy", @huggingface/inference the URL).
 12. Faults: injected before the store is touched (a 5xx on create created nothing). One random draw per `/v2`
     call picks at most one fault, in bands of drop, 429, 5xx and error-after, so each rate is exactly the
     share of calls it gets and the four rates may add up to 1 at most (400 / refusal to start otherwise).
@@ -93,8 +99,9 @@ Decisions (where the contract says GUESS or leaves a question open):
     and the control routes).
 17. Image variants keep only the fields they declare (`schema.IMAGE_FIELDS`, from contract §3.3); the rest
     (the tutorial's snake_case `health_route`, `custom.env`, a tgi `tensorParallelSize`) is dropped silently:
-    not stored, not echoed, not used as the health route. vLLM's unnamed "engine tuning" fields are dropped
-    too (GUESS: the contract names only url, port, healthRoute, tensorParallelSize, dataParallelSize).
+    not stored, not echoed, not used as the health route. vLLM keeps, besides the contract's tensorParallelSize and
+    dataParallelSize, the tuning fields gorgias-oss/terraform-provider-huggingface sends (maxNumSeqs,
+    maxNumBatchedTokens, kvCacheDtype); its other "engine tuning" fields are dropped (GUESS).
     `port` is a u16 (422 above 65535 or below 0) and 0 is a 400 (1..65535).
 18. A namespace the token's user does not belong to answers 401 (not 403) on `/v2/endpoint/{ns}...` and
     `/v2/provider/{ns}`: huggingface_hub's `namespace="*"` listing skips orgs that answer 401 (contract §5.3).

@@ -1,7 +1,7 @@
 """The Starlette application: the route table of the management API under `/v2`, `/api/whoami-v2`, the
-inference surface under `/e/...` (`tgi.py`) and the control routes under `/_emulator` (`control.py`), wrapped
-in `middleware.EmulatorMiddleware`. `Emulator` holds one process's state and wires the pieces together.
-Management handlers only parse, call the store and serialize.
+inference surface under `/e/...` (`proxy.py`, with the containers of `engines/`) and the control routes under
+`/_emulator` (`control.py`), wrapped in `middleware.EmulatorMiddleware`. `Emulator` holds one process's state and
+wires the pieces together. Management handlers only parse, call the store and serialize.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from emulator.control import Control
 from emulator.errors import ApiError, NotFound, QueryError
 from emulator.hub import HubModel
 from emulator.middleware import CallLog, EmulatorMiddleware
+from emulator.proxy import Proxy
 from emulator.store import Config, Faults, Store
-from emulator.tgi import Tgi
 from emulator.wire import json_body
 
 
@@ -68,7 +68,7 @@ class Emulator:
 
     def build(self) -> ASGIApp:
         """The ASGI app: the route table inside the middleware."""
-        tgi = Tgi(self.store, self.config, self.identity)
+        proxy = Proxy(self.store, self.config, self.identity, self._model_config)
         control = Control(self.store, self.config, self.faults, self.calls, self.reset)
         hub_routes = hub.Hub(self.hub_models, self.identity)
         routes = [
@@ -83,8 +83,8 @@ class Emulator:
             Route("/v2/provider", self.providers, methods=["GET"]),
             Route("/v2/provider/{namespace}", self.providers, methods=["GET"]),
             Route("/api/whoami-v2", self.whoami, methods=["GET"]),
-            Route("/e/{namespace}/{name}", tgi.handle, methods=["GET", "POST"]),
-            Route("/e/{namespace}/{name}/{path:path}", tgi.handle, methods=["GET", "POST"]),
+            Route("/e/{namespace}/{name}", proxy.handle, methods=["GET", "POST"]),
+            Route("/e/{namespace}/{name}/{path:path}", proxy.handle, methods=["GET", "POST"]),
             Route("/_emulator/faults", control.faults, methods=["GET", "POST"]),
             Route("/_emulator/config", control.config, methods=["GET", "POST"]),
             Route("/_emulator/calls", control.calls, methods=["GET", "DELETE"]),
@@ -98,6 +98,11 @@ class Emulator:
             ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error})
         return EmulatorMiddleware(app, self.faults, self.rng, self.identity, self.calls, lambda: self.store.version,
                                   self.control_token)
+
+    def _model_config(self, repository: str) -> dict | None:
+        """The config.json the emulator's Hub holds for a repository (the containers size their limits by it)."""
+        model = self.hub_models.get(repository)
+        return dict(model.config) if model is not None else None
 
     # ------------------------------------------------------------------------------ management API
     async def list_endpoints(self, request: Request) -> Response:

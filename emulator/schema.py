@@ -32,7 +32,8 @@ IMAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "tei": (*_SERVED, "maxBatchTokens", "maxConcurrentRequests", "pooling"),
     "llamacpp": (*_SERVED, "ctxSize", "modelPath", "nParallel", "nGpuLayers", "threadsHttp", "mode", "pooling",
                  "variant", "mmprojModelPath"),
-    "vLLM": (*_SERVED, "tensorParallelSize", "dataParallelSize"),
+    # vLLM's tuning fields as gorgias-oss/terraform-provider-huggingface's `vllm` block names them.
+    "vLLM": (*_SERVED, "tensorParallelSize", "dataParallelSize", "maxNumSeqs", "maxNumBatchedTokens", "kvCacheDtype"),
     "sGLang": (*_SERVED, "tensorParallelSize"),
     "vLLMNeuron": _SERVED,
     "hfServe": _SERVED,

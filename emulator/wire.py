@@ -1,6 +1,6 @@
 """Reading request bodies as the real service does: JSON parsed like serde_json, and shape checkers named
 after the serde types they stand for. Shared by the management API (`models.py`) and the inference surface
-(`tgi.py`), so both word a bad body the same way.
+(`engines/`), so both word a bad body the same way.
 
 A checker takes the value and its dotted path in the body, returns the value, and raises the plain-text 422
 `ShapeError` with serde's wording when the value has the wrong type.

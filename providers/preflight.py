@@ -71,8 +71,8 @@ def with_model_facts(checked: Checked, hub: HubSettings) -> Checked:
                 f"{label}.revision: {show(revision)} does not exist in {repository} (the Hub at {hub.url} says so); "
                 "use a commit sha, branch or tag of that repository, or remove `revision` for the latest"))])
         except FactsUnavailable as why:
-            warnings.append(f"{label}.instance_type: GPU memory fit not checked: {why}. The preview goes on without it; "
-                            f"`python -m providers.fit {repository}` tells where it fits")
+            warnings.append(f"{label}.instance_type: GPU memory fit not checked: {why}. The preview goes on without "
+                            f"it; `python -m providers.fit {repository}` tells where it fits")
     problems = engine.check_facts(spec, facts) if facts is not None else []
     problems += smoke_problems(engine, spec, facts, inputs)
     failures += [Failure(p.path.split(".")[0], f"{label}.{p.path}: {_shown(p)} {p.problem}; {p.fix}")

@@ -222,8 +222,12 @@ def test_nesting_within_the_limit_is_accepted(http):
     assert r.status_code == 200 and r.json()["experimentalFeatures"] == nested
 
 
+TGI_3 = {"custom": {"url": "ghcr.io/huggingface/text-generation-inference:3.3.6", "port": 80,
+                   "healthRoute": "/health"}}  # a TGI with the Messages API (from 1.4.0)
+
+
 def test_tgi_deep_nesting_is_a_400(http, emulator):
-    create(http)
+    create(http, body(model__image=TGI_3))
     url = emulator.force_state(NS, "ep", "running")["status"]["url"]
     raw = '{"messages": ' + _nested(700) + "}"
     r = http.post(f"{url}/v1/chat/completions", content=raw.encode())
@@ -243,14 +247,14 @@ CHAT_DESER = (DESER + "messages[0].content: data did not match any variant of un
          "content-int"],
 )
 def test_chat_content_part_of_the_wrong_shape_is_422(http, emulator, content):
-    create(http)
+    create(http, body(model__image=TGI_3))
     url = emulator.force_state(NS, "ep", "running")["status"]["url"]
     r = http.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]})
     assert (r.status_code, r.text) == (422, CHAT_DESER)
 
 
 def test_chat_content_parts_count_their_text(http, emulator):
-    create(http)
+    create(http, body(model__image=TGI_3))
     url = emulator.force_state(NS, "ep", "running")["status"]["url"]
     content = [{"type": "text", "text": "one two"}, {"type": "image_url", "image_url": {"url": "http://x/i.png"}}]
     r = http.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": content}],

@@ -17,7 +17,9 @@ REPLY = "Hello from the hf-endpoints emulator. This reply is deterministic and i
 def url(http, emulator):
     """A running TGI endpoint with MAX_INPUT_LENGTH 8 and MAX_TOTAL_TOKENS 20 (forced running: no wait)."""
     env = {"MAX_INPUT_LENGTH": "8", "MAX_TOTAL_TOKENS": "20", "MODEL_ID": "/repository"}
-    create(http, body(model__env=env, compute__scaling__minReplica=0))
+    image = {"custom": {"url": "ghcr.io/huggingface/text-generation-inference:3.3.6", "port": 80,
+                        "healthRoute": "/health"}}
+    create(http, body(model__env=env, model__image=image, compute__scaling__minReplica=0))
     return emulator.force_state(NS, "ep", "running")["status"]["url"]
 
 
