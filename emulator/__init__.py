@@ -12,7 +12,8 @@ config.json downloads, GGUF headers); `engines/` the serving containers (TGI by 
 TEI; one module each, on `engines/base.py`); `proxy.py` the platform proxy at `status.url` in front of them, built
 from the store, the config, an identity check and the Hub's model configs; `middleware.py` request ids, the call
 log, control-route access, management-API auth and fault injection; `control.py` the `/_emulator/*` control
-routes; `app.py` the route table, the management handlers and `Emulator`, which wires them together; `process.py` runs it as a subprocess.
+routes; `app.py` the route table, the management handlers and `Emulator`, which wires them together;
+`process.py` runs it as a subprocess.
 
 Control routes (never subject to injected faults, never in the call log; served to loopback clients only, or,
 with `--control-token TOKEN`, to any client sending `X-Emulator-Control-Token: TOKEN`):
