@@ -102,7 +102,7 @@ class Emulator:
     def _model_config(self, repository: str) -> dict | None:
         """The config.json the emulator's Hub holds for a repository (the containers size their limits by it)."""
         model = self.hub_models.get(repository)
-        return dict(model.config) if model is not None else None
+        return model.serving_config() if model is not None else None
 
     # ------------------------------------------------------------------------------ management API
     async def list_endpoints(self, request: Request) -> Response:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,10 +55,12 @@ class HubModel:
 
     repo_id: str
     sha: str
-    config: dict
+    config: dict | None  # None: the repository has no config.json (a GGUF repository)
     safetensors: dict | None
     gated: bool | str = False
     granted: frozenset[str] | None = field(default=None)
+    gguf: dict[str, int] | None = None  # GGUF file name -> size; their headers carry `gguf_metadata`
+    gguf_metadata: dict | None = None
 
     def config_bytes(self) -> bytes:
         return (json.dumps(self.config, indent=2) + "\n").encode()
@@ -65,8 +68,14 @@ class HubModel:
     def files(self) -> list[dict]:
         """The repository's files as `siblings` with `blobs=true` shows them. Weight files are named and sized
         as `save_pretrained` would write them (sizes from the parameter counts; ids derived, not real)."""
-        content = self.config_bytes()
-        out = [{"rfilename": "config.json", "size": len(content), "blobId": git_blob_id(content)}]
+        out = []
+        if self.config is not None:
+            content = self.config_bytes()
+            out.append({"rfilename": "config.json", "size": len(content), "blobId": git_blob_id(content)})
+        for name, size in (self.gguf or {}).items():
+            digest = hashlib.sha256(f"{self.repo_id}@{self.sha}/{name}".encode()).hexdigest()
+            out.append({"rfilename": name, "size": size, "blobId": digest[:40],
+                        "lfs": {"size": size, "sha256": digest, "pointerSize": 135}})
         if self.safetensors:
             size = sum(n * DTYPE_BYTES.get(d, 2) for d, n in self.safetensors["parameters"].items())
             count = max(1, math.ceil(size / SHARD_BYTES))
@@ -83,16 +92,36 @@ class HubModel:
                             "blobId": git_blob_id(index)})
         return out
 
+    def pipeline_tag(self) -> str:
+        return "feature-extraction" if (self.config or {}).get("model_type") == "bert" else "text-generation"
+
+    def serving_config(self) -> dict | None:
+        """What a container reads of the model: config.json, or a GGUF file's architecture keys under its names."""
+        if self.config is not None:
+            return dict(self.config)
+        meta = self.gguf_metadata or {}
+        arch = meta.get("general.architecture")
+        if not arch:
+            return None
+        return {"max_position_embeddings": meta.get(f"{arch}.context_length"),
+                "hidden_size": meta.get(f"{arch}.embedding_length")}
+
+    def gguf_header(self) -> bytes:
+        """The first bytes of every GGUF file of the repository: its metadata keys (no tensors, no vocabulary)."""
+        return gguf_header(self.gguf_metadata or {})
+
     def info(self, expand: list[str], blobs: bool) -> dict:
         """The `GET /api/models/...` body: every property, or `_id`, `id` and the expanded ones."""
         summary = {k: self.config[k] for k in ("architectures", "model_type", "quantization_config")
-                   if k in self.config}
+                   if k in (self.config or {})}
         files = self.files()
         props: dict[str, Any] = {
             "author": self.repo_id.split("/")[0] if "/" in self.repo_id else None,
             "sha": self.sha, "private": False, "disabled": False, "gated": self.gated,
-            "library_name": "transformers", "pipeline_tag": "text-generation",
-            "tags": ["transformers", "safetensors" if self.safetensors else "pytorch", "text-generation"],
+            "library_name": "gguf" if self.gguf else "transformers",
+            "pipeline_tag": self.pipeline_tag(),
+            "tags": ["gguf"] if self.gguf else ["transformers", "safetensors" if self.safetensors else "pytorch",
+                                                 self.pipeline_tag()],
             "downloads": 0, "likes": 0, "config": summary, "spaces": [],
             "siblings": files if blobs else [{"rfilename": f["rfilename"]} for f in files],
             "usedStorage": sum(f["size"] for f in files),
@@ -103,6 +132,20 @@ class HubModel:
         if expand:
             return {**head, **{k: props[k] for k in expand if k in props}}
         return {**head, "modelId": self.repo_id, **props}
+
+
+def gguf_header(metadata: dict) -> bytes:
+    """A GGUF v3 header (ggml `docs/gguf.md`): magic, version, 0 tensors, the metadata keys (strings as type 8,
+    whole numbers as uint32, type 4)."""
+    def text(value: str) -> bytes:
+        data = value.encode()
+        return struct.pack("<Q", len(data)) + data
+
+    out = b"GGUF" + struct.pack("<IQQ", 3, 0, len(metadata))
+    for key, value in metadata.items():
+        out += text(key) + (struct.pack("<I", 8) + text(value) if isinstance(value, str)
+                            else struct.pack("<II", 4, int(value)))
+    return out
 
 
 def git_blob_id(content: bytes) -> str:
@@ -153,6 +196,18 @@ def _llama(layers: int, heads: int, hidden: int, intermediate: int) -> dict:
             "torch_dtype": "bfloat16", "vocab_size": 128256}
 
 
+_BGE_CONFIG = {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 768, "intermediate_size": 3072,
+               "num_attention_heads": 12, "num_hidden_layers": 12, "max_position_embeddings": 512,
+               "vocab_size": 30522, "type_vocab_size": 2, "torch_dtype": "float32"}
+# GGUF: the metadata keys llama.cpp writes for Llama 3.1 8B, and the two files' sizes computed from the 8,030,261,248
+# parameters at llama.cpp's bits per weight (Q4_K_M 4.85, Q8_0 8.5), not read from the Hub.
+_LLAMA_8B_GGUF = {"general.architecture": "llama", "general.name": "Meta Llama 3.1 8B Instruct",
+                  "llama.block_count": 32, "llama.context_length": 131072, "llama.embedding_length": 4096,
+                  "llama.feed_forward_length": 14336, "llama.attention.head_count": 32,
+                  "llama.attention.head_count_kv": 8, "llama.vocab_size": 128256}
+_LLAMA_8B_GGUF_FILES = {"Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf": 8_030_261_248 * 485 // 800,
+                        "Meta-Llama-3.1-8B-Instruct-Q8_0.gguf": 8_030_261_248 * 85 // 80}
+
 _GPT2_CONFIG = {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
                 "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "vocab_size": 50257}
 
@@ -168,6 +223,9 @@ BUILTIN: dict[str, HubModel] = {m.repo_id: m for m in (
     _builtin("meta-llama/Llama-3.1-70B-Instruct", _llama(80, 64, 8192, 28672), {"BF16": 70_553_706_496}, "manual"),
     _builtin("meta-llama/Llama-3.1-8B-Instruct", _llama(32, 32, 4096, 14336), {"BF16": 8_030_261_248}, "manual"),
     _builtin("openai-community/gpt2", _GPT2_CONFIG, {"F32": 137_022_720}),
+    _builtin("BAAI/bge-base-en-v1.5", _BGE_CONFIG, {"F32": 109_482_240}),
+    HubModel("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", builtin_sha("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"),
+             None, None, gguf=_LLAMA_8B_GGUF_FILES, gguf_metadata=_LLAMA_8B_GGUF),
     _builtin("gpt2", _GPT2_CONFIG, {"F32": 137_022_720}),
 )}
 
@@ -236,6 +294,9 @@ def load_models(path: str) -> dict[str, HubModel]:
 
 # ------------------------------------------------------------------------------------------------- routes
 
+RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
 def _error(status: int, code: str | None, message: str, head: bool = False) -> Response:
     headers = {"X-Error-Message": message}
     if code:
@@ -294,6 +355,24 @@ class Hub:
         blobs = request.query_params.get("blobs", "").lower() in ("1", "true")
         return JSONResponse(model.info(expand, blobs))
 
+    @staticmethod
+    def _gguf_range(request: Request, model: HubModel, filename: str, head: bool) -> Response:
+        """A GGUF file: its header for a range request (`Range: bytes=A-B`, 206), as the Hub's CDN serves one; the
+        emulator has no weights, so a whole download is refused (416)."""
+        size = (model.gguf or {})[filename]
+        headers = {"X-Repo-Commit": model.sha, "ETag": f'"{hashlib.sha256(filename.encode()).hexdigest()}"',
+                   "Accept-Ranges": "bytes"}
+        if head:
+            return Response(status_code=200, headers={**headers, "Content-Length": str(size)})
+        match = RANGE.fullmatch(request.headers.get("range", ""))
+        if match is None:
+            return _error(416, None, "the emulator serves GGUF files by range only (their header)")
+        start, end = int(match.group(1)), min(int(match.group(2)), size - 1)
+        header = model.gguf_header()
+        chunk = (header + b"\0" * max(0, end + 1 - len(header)))[start:end + 1]
+        return Response(chunk, status_code=206, media_type="application/octet-stream",
+                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
+
     async def resolve(self, request: Request) -> Response:
         """`HEAD|GET /{repo_id}/resolve/{revision}/{filename}`."""
         head = request.method == "HEAD"
@@ -305,7 +384,9 @@ class Hub:
         assert model is not None
         if (error := self._revision_error(model, revision, head)) is not None:
             return error
-        if filename != "config.json":
+        if filename in (model.gguf or {}):
+            return self._gguf_range(request, model, filename, head)
+        if filename != "config.json" or model.config is None:
             response = _error(404, "EntryNotFound", "Entry not found", head)
             response.headers["X-Repo-Commit"] = model.sha
             return response

@@ -56,8 +56,9 @@ class _Reader:
 
 
 def parse_metadata(data: bytes, wanted: frozenset[str] | None = None) -> dict[str, Any]:
-    """The scalar and string keys of the header (arrays skipped). With `wanted`, stops once `general.architecture`
-    and every wanted key present so far were read; raises Truncated when the bytes end first."""
+    """The scalar and string keys of the header (arrays skipped). With `wanted` (`{arch}` standing for the
+    architecture), the bytes may end, or the tokenizer's keys begin, once those keys were read: what was read is
+    enough. Raises Truncated when the bytes end first."""
     reader = _Reader(data)
     if reader.take(4) != MAGIC:
         raise NotGguf("no GGUF magic")
@@ -67,13 +68,22 @@ def parse_metadata(data: bytes, wanted: frozenset[str] | None = None) -> dict[st
     reader.unpack("<Q")  # tensor count
     count = reader.unpack("<Q")
     found: dict[str, Any] = {}
+
+    def enough() -> bool:
+        arch = found.get("general.architecture")
+        return wanted is not None and arch is not None and all(k.replace("{arch}", str(arch)) in found
+                                                               for k in wanted)
+
     for _ in range(count):
-        key = reader.string()
-        found[key] = reader.value(reader.unpack("<I"))
-        if wanted is not None and "general.architecture" in found:
-            arch = found["general.architecture"]
-            if all(k.replace("{arch}", str(arch)) in found for k in wanted):
+        try:
+            key = reader.string()
+            if key.startswith("tokenizer.") and enough():
+                break  # the vocabulary follows: megabytes the shapes do not need
+            found[key] = reader.value(reader.unpack("<I"))
+        except Truncated:
+            if enough():
                 break
+            raise
     return {k: v for k, v in found.items() if v is not None}
 
 
