@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 LLAMA = "meta-llama/Llama-3.1-70B-Instruct"  # built into the emulator's Hub: 70,553,706,496 BF16 parameters
 JAIS = "derek-thomas/jais-13b-chat-hf"  # built in: 13,020,763,960 F32 parameters, Jais's config.json
 TGI_IMAGE = {"url": "ghcr.io/huggingface/text-generation-inference:3.1.1", "health_route": "/health", "port": 80}
+TGI_IMAGE_1 = {**TGI_IMAGE, "url": "ghcr.io/huggingface/text-generation-inference:1.3.4"}
 URN = urn("local", PROJECT, ENDPOINT_TYPE, "llm")
 OFFLINE = "http://127.0.0.1:9"  # nothing listens there
 
@@ -57,15 +58,21 @@ class Checker:
         self.host.configure(config, ["hf-endpoints:hfToken"])
 
     def check(self, news: dict) -> tuple[list[tuple[str, str]], list[str]]:
-        """The failures, and the warning lines the host printed for this check. A second check that is known to
-        warn (and reads no Hub: a CPU endpoint) marks the end of the first one's output."""
+        """The failures, and the warning lines the host printed for this check."""
+        failures, warnings, _notes = self.check_all(news)
+        return failures, warnings
+
+    def check_all(self, news: dict) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+        """The failures, the warning lines and the other lines (capacity) the host printed for this check. A second
+        check that is known to warn (and reads no Hub: a CPU endpoint) marks the end of the first one's output."""
         before = len(self.host.log_lines())
         _, failures = self.host.check(URN, {}, news)
         self.host.check(URN, {}, MARKER)
         lines = self.host.wait_for_line(MARKER_WARNING, before)[:-1]
         warnings = [line.removeprefix("hf-endpoints: warning: ") for line in lines
                     if line.startswith("hf-endpoints: warning: ")]
-        return failures, warnings
+        notes = [line.removeprefix("hf-endpoints: ") for line in lines if line.startswith("hf-endpoints: endpoints.")]
+        return failures, warnings, notes
 
     def close(self) -> None:
         self.host.close()
@@ -189,3 +196,87 @@ def test_an_image_no_engine_publishes_is_not_estimated(checker, emulator):
     emulator.clear_calls()
     assert checker.check(spec(custom_image={"url": "registry.example/my-server:1", "port": 8000})) == ([], [])
     assert emulator.calls() == []
+
+
+LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"  # built in: 8,030,261,248 BF16 parameters, 32 heads, 8 KV heads
+GGUF = "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"  # built in: a Q4_K_M and a Q8_0 file, headers by range
+PROMPT = "Classify the sentiment of this sentence as positive, negative or neutral"  # 11 words
+
+
+def engine_spec(repository: str, instance: str, engine: dict, **changes: object) -> dict:
+    return spec(repository, instance, custom_image=None, engine=engine, **changes)
+
+
+@pytest.mark.parametrize(("news", "failures", "warnings", "notes"), [
+    (engine_spec(LLAMA_8B, "nvidia-l4/x4", {"vllm": {"tensor_parallel_size": 4}}), [], [],
+     ["endpoints.llm: nvidia-l4/x4 holds 3 concurrent sequence(s) of 131072 tokens in its KV cache (vLLM, "
+      "$1.267/h per sequence)"]),
+    (engine_spec(LLAMA_8B, "nvidia-l4/x4", {"vllm": {"tensor_parallel_size": 3}}),
+     [("engine", "endpoints.llm.engine.vllm.tensor_parallel_size: 3 does not divide the 32 attention heads of "
+                 f"{LLAMA_8B}; use a divisor of 32 up to the instance's GPUs: 1, 2, 4 (with data_parallel_size for the "
+                 "other GPUs)")],
+     ["endpoints.llm.engine.vllm.tensor_parallel_size: 3 gives 3 GPU(s) (tensor_parallel_size x data_parallel_size "
+      "= 3 x 1) but nvidia-l4/x4 has 4: 1 GPU(s) would sit idle and still be billed; set tensor_parallel_size: 4 (or "
+      "data_parallel_size: 4, one model copy per GPU), or pick an instance with 3 GPU(s)"], []),
+    (engine_spec(LLAMA, "nvidia-a10g/x1", {"vllm": {}}),
+     [("instance_type", 'endpoints.llm.instance_type: "nvidia-a10g/x1" has 24 GB of GPU memory, of which vLLM uses '
+                        f"92% (22.1 GB) but {LLAMA} needs about 185.2 GB (weights 141.1 GB + KV cache 42.9 GB for "
+                        "131072 tokens + CUDA context and activations 1.2 GB); no context length fits (the weights and "
+                        "activations alone take more than it may use); use nvidia-a100/x4 (4 x 80 GB, $10.00/h), the "
+                        "cheapest in aws/us-east-1 that fits")], [], []),
+    (engine_spec(LLAMA_8B, "nvidia-l4/x1", {"vllm": {}}),
+     [("instance_type", 'endpoints.llm.instance_type: "nvidia-l4/x1" has 24 GB of GPU memory, of which vLLM uses '
+                        f"92% (22.1 GB) but {LLAMA_8B} needs about 34.1 GB (weights 16.1 GB + KV cache 17.2 GB for "
+                        "131072 tokens + CUDA context and activations 0.9 GB); based on the available memory, the "
+                        "estimated maximum model length is 38996 (of the 131072 it serves); use nvidia-l40s/x1 "
+                        "(1 x 48 GB, $1.80/h), the cheapest in aws/us-east-1 that fits; or keep nvidia-l4/x1 with "
+                        "args [--max-model-len, 38996]")], [], []),
+    (engine_spec(LLAMA_8B, "nvidia-l4/x1", {"vllm": {}}, args=["--max-model-len", "8192"]), [], [],
+     ["endpoints.llm: nvidia-l4/x1 holds 4 concurrent sequence(s) of 8192 tokens in its KV cache (vLLM, $0.200/h "
+      "per sequence)"]),
+    (engine_spec(GGUF, "nvidia-l4/x1", {"llamacpp": {}}),
+     [("engine", f"endpoints.llm.engine.llamacpp.model_path: missing {GGUF} has 2 GGUF files and none is chosen; set "
+                 "model_path to one of its GGUF files (Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf, "
+                 "Meta-Llama-3.1-8B-Instruct-Q8_0.gguf), or variant to a glob of one")], [], []),
+    (engine_spec(GGUF, "nvidia-l4/x1", {"llamacpp": {"variant": "*Q5_K_M.gguf"}}),
+     [("engine", f'endpoints.llm.engine.llamacpp.variant: "*Q5_K_M.gguf" matches no GGUF file of {GGUF}; set '
+                 "model_path to one of its GGUF files (Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf, "
+                 "Meta-Llama-3.1-8B-Instruct-Q8_0.gguf), or variant to a glob of one")], [], []),
+    (engine_spec(GGUF, "nvidia-l4/x1", {"llamacpp": {"variant": "*Q4_K_M.gguf", "ctx_size": 8192,
+                                                     "n_parallel": 2}}), [], [],
+     ["endpoints.llm: nvidia-l4/x1 holds 2 concurrent sequence(s) of 4096 tokens in its KV cache (llama.cpp, "
+      "$0.400/h per sequence)"]),
+], ids=["vllm-tp4-on-4xl4-capacity", "vllm-tp-must-divide-heads", "vllm-70b-on-a10g-no-context-fits",
+        "vllm-8b-full-context-on-l4", "vllm-8b-8k-on-l4", "llamacpp-two-gguf-files", "llamacpp-variant-matches-none",
+        "llamacpp-q4-on-l4"])
+def test_engine_rules_on_the_models_facts(checker, emulator, news, failures, warnings, notes):
+    """tensor_parallel_size against the heads, llama.cpp's GGUF file, and each engine's memory model with its
+    capacity, through the real provider host with facts from the emulator's Hub."""
+    assert checker.check_all(news) == (failures, warnings, notes)
+
+
+@pytest.mark.parametrize(("news", "failure"), [
+    ({**spec(custom_image=TGI_IMAGE_1), "env": {"MAX_INPUT_LENGTH": "10", "MAX_TOTAL_TOKENS": "64"},
+      "smoke_test": {"prompt": PROMPT}},
+     ("smoke_test", "endpoints.llm.smoke_test.prompt: (11 words) has at least 11 tokens (one per word), more than "
+                    "the 10 TGI accepts (the endpoint's MAX_INPUT_LENGTH/MAX_TOTAL_TOKENS); the smoke test could "
+                    "never pass; shorten the prompt, or raise the engine's input limit")),
+    ({**spec(custom_image=TGI_IMAGE_1), "env": {"MAX_INPUT_LENGTH": "20", "MAX_TOTAL_TOKENS": "64"},
+      "smoke_test": {"prompt": PROMPT, "max_new_tokens": 60}},
+     ("smoke_test", "endpoints.llm.smoke_test.max_new_tokens: 60 plus the prompt's at least 11 tokens is more than "
+                    "the 64 TGI allows per request (the endpoint's MAX_INPUT_LENGTH/MAX_TOTAL_TOKENS); the smoke "
+                    "test could never pass; lower max_new_tokens to 53 or less")),
+    ({**spec(custom_image=TGI_IMAGE_1), "env": {}, "smoke_test": {"prompt": " ".join(["w"] * 1025)}},
+     ("smoke_test", "endpoints.llm.smoke_test.prompt: (1025 words) has at least 1025 tokens (one per word), more "
+                    "than the 1024 TGI accepts (the endpoint's MAX_INPUT_LENGTH/MAX_TOTAL_TOKENS); the smoke test "
+                    "could never pass; shorten the prompt, or raise the engine's input limit")),
+    (engine_spec(LLAMA_8B, "nvidia-l4/x1", {"vllm": {}}, args=["--max-model-len", "64"],
+                 smoke_test={"prompt": PROMPT, "max_new_tokens": 60}),
+     ("smoke_test", "endpoints.llm.smoke_test.max_new_tokens: 60 plus the prompt's at least 11 tokens is more than "
+                    "the 64 vLLM allows per request (max_model_len (--max-model-len, else the model's context "
+                    "length)); the smoke test could never pass; lower max_new_tokens to 53 or less")),
+], ids=["tgi-prompt-over-max-input", "tgi-reply-over-total", "tgi-1x-default-input-limit", "vllm-over-max-model-len"])
+def test_a_smoke_test_that_cannot_pass_fails_the_preview(checker, news, failure):
+    """Counted from below (a token per word), so a refused smoke test could never have passed."""
+    failures, _warnings = checker.check(news)
+    assert failures == [failure]

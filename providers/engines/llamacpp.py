@@ -146,6 +146,7 @@ class LlamaCpp(Engine):
             cuda_context=CUDA_CONTEXT_BYTES if on_gpu else 0, activations=buffer, kv_tokens=ctx,
             kv_per_token=kv_per_token, sequence_tokens=ctx // (spec.settings.get("n_parallel") or 1),
             activation_label="compute buffer", memory="GPU" if on_gpu else "RAM", reports_max_length=True,
+            fills_memory=False,
             summary=f"{name.rsplit('/', 1)[-1]}, ctx_size {ctx}, n_parallel {spec.settings.get('n_parallel') or 1}")
 
     def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:

@@ -159,6 +159,7 @@ class Estimate:
     activation_label: str = "prefill"
     memory: str = "GPU"  # "RAM" on a CPU instance
     reports_max_length: bool = False  # a failure names the longest context that would fit (vLLM, SGLang)
+    fills_memory: bool = True  # the KV cache takes what is left (vLLM, SGLang, TGI); else it is kv_tokens exactly
 
     @property
     def total(self) -> int:
@@ -194,6 +195,8 @@ class Estimate:
         """How many sequences of full length the KV cache holds at once; None without a KV model."""
         if not self.kv_per_token or not self.sequence_tokens:
             return None
+        if not self.fills_memory:
+            return self.kv_tokens // self.sequence_tokens
         free = self.budget(available_gb) - self.fixed
         return max(0, int(free // (self.kv_per_token * self.sequence_tokens)))
 
