@@ -213,17 +213,17 @@ def engine_spec(repository: str, instance: str, engine: dict, **changes: object)
       "$1.267/h per sequence)"]),
     (engine_spec(LLAMA_8B, "nvidia-l4/x4", {"vllm": {"tensor_parallel_size": 3}}),
      [("engine", "endpoints.llm.engine.vllm.tensor_parallel_size: 3 does not divide the 32 attention heads of "
-                 f"{LLAMA_8B}; use a divisor of 32 up to the instance's GPUs: 1, 2, 4 (with data_parallel_size for the "
-                 "other GPUs)")],
+                 f"{LLAMA_8B}; use a divisor of 32 up to the instance's GPUs: 1, 2, 4 (with data_parallel_size for "
+                 "the other GPUs)")],
      ["endpoints.llm.engine.vllm.tensor_parallel_size: 3 gives 3 GPU(s) (tensor_parallel_size x data_parallel_size "
       "= 3 x 1) but nvidia-l4/x4 has 4: 1 GPU(s) would sit idle and still be billed; set tensor_parallel_size: 4 (or "
       "data_parallel_size: 4, one model copy per GPU), or pick an instance with 3 GPU(s)"], []),
     (engine_spec(LLAMA, "nvidia-a10g/x1", {"vllm": {}}),
      [("instance_type", 'endpoints.llm.instance_type: "nvidia-a10g/x1" has 24 GB of GPU memory, of which vLLM uses '
                         f"92% (22.1 GB) but {LLAMA} needs about 185.2 GB (weights 141.1 GB + KV cache 42.9 GB for "
-                        "131072 tokens + CUDA context and activations 1.2 GB); no context length fits (the weights and "
-                        "activations alone take more than it may use); use nvidia-a100/x4 (4 x 80 GB, $10.00/h), the "
-                        "cheapest in aws/us-east-1 that fits")], [], []),
+                        "131072 tokens + CUDA context and activations 1.2 GB); no context length fits (the weights "
+                        "and activations alone take more than it may use); use nvidia-a100/x4 (4 x 80 GB, "
+                        "$10.00/h), the cheapest in aws/us-east-1 that fits")], [], []),
     (engine_spec(LLAMA_8B, "nvidia-l4/x1", {"vllm": {}}),
      [("instance_type", 'endpoints.llm.instance_type: "nvidia-l4/x1" has 24 GB of GPU memory, of which vLLM uses '
                         f"92% (22.1 GB) but {LLAMA_8B} needs about 34.1 GB (weights 16.1 GB + KV cache 17.2 GB for "
