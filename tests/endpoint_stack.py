@@ -130,3 +130,13 @@ class EndpointStack:
 def ops(steps: list[Step]) -> dict[str, str]:
     """Steps as {resource name: op}, for exact assertions."""
     return {step.urn.rsplit("::", 1)[1]: step.op for step in steps}
+
+
+TUTORIAL_ENDPOINT = "jais-13b-chat"
+
+
+def tutorial_only(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack's config with the tutorial's endpoint alone (Pulumi.local.yaml also deploys a vLLM and a TEI
+    endpoint; the tests that follow one endpoint through its life take the tutorial's)."""
+    endpoints = config["hf-endpoints:endpoints"]
+    return {**config, "hf-endpoints:endpoints": {TUTORIAL_ENDPOINT: endpoints[TUTORIAL_ENDPOINT]}}

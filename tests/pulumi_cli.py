@@ -130,6 +130,13 @@ class PulumiProject:
                 endpoint[key] = value
         self.write_stack(config, stack)
 
+    def only_endpoints(self, *names: str, stack: str | None = None) -> None:
+        """Keep only these endpoints of the stack file (the lifecycle tests follow the tutorial's one endpoint)."""
+        config = self.stack_config(stack)
+        config["hf-endpoints:endpoints"] = {name: spec for name, spec in config["hf-endpoints:endpoints"].items()
+                                            if name in names}
+        self.write_stack(config, stack)
+
     def point_at_emulator(self, stack: str | None = None) -> None:
         config = self.stack_config(stack)
         config["hf-endpoints:apiUrl"] = self.emulator.api_url

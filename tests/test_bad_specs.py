@@ -16,6 +16,7 @@ import pytest
 from providers.stack_files import load_stack, to_plain
 from tests import shared_files
 from tests.bad_specs import CORRECTIONS, TABLE_PATH, change_of, load_table, run_case
+from tests.endpoint_stack import tutorial_only
 from tests.harness import program
 from tests.harness.engine import State
 from tests.test_inference_endpoint import start_host
@@ -64,7 +65,7 @@ def test_bad_endpoint_spec_is_refused_naming_its_key(host, emulator, change, key
 
 
 def local_config(emulator) -> dict[str, Any]:
-    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    config = tutorial_only(to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"])
     config["hf-endpoints:apiUrl"] = emulator.api_url
     config["hf-endpoints:hfToken"] = emulator.token
     return config

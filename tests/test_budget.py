@@ -11,7 +11,7 @@ import pytest
 from providers.budget import check_budget, costs_at_max_replicas, hourly_cost_at_max_replicas, parse_budget
 from providers.stack_config import stack_endpoints
 from providers.stack_files import load_stack, to_plain
-from tests.endpoint_stack import PROJECT
+from tests.endpoint_stack import PROJECT, tutorial_only
 from tests.harness import program
 from tests.harness.engine import Registration
 
@@ -78,7 +78,7 @@ def test_hourly_cost_at_max_replicas_of_the_outputs():
 
 
 def local_config(**extra: object) -> dict[str, object]:
-    config = to_plain(load_stack(REPO / "Pulumi.local.yaml")["config"])
+    config = tutorial_only(to_plain(load_stack(REPO / "Pulumi.local.yaml")["config"]))
     return {**config, **extra}
 
 

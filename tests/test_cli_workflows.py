@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -41,15 +42,21 @@ def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_pat
                         timeout=240)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
+        for name in ("jais-13b-chat", "llama-31-8b-vllm", "bge-base-tei"):
+            assert f"hf-endpoints: local/{name}: ready (" in up.stdout, up.stdout
         curl_lines = [line.strip() for line in up.stdout.splitlines() if line.strip().startswith("curl ")]
-        assert len(curl_lines) == 1, up.stdout
-        reply = subprocess.run(["bash", "-c", curl_lines[0]], capture_output=True, text=True, timeout=60)
-        assert reply.stdout == '[{"generated_text":"positive","details":null}]'
+        assert len(curl_lines) == 3, up.stdout
+        replies = [subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60).stdout
+                   for line in curl_lines]
+        assert replies[0] == '[{"generated_text":"positive","details":null}]'  # TGI 1.3.4: POST /
+        assert json.loads(replies[1])["choices"][0]["message"]["content"] == "positive"  # vLLM: chat
+        (vector,) = json.loads(replies[2])  # TEI: /embed, one vector of bge-base's 768
+        assert len(vector) == 768
     finally:
         down = subprocess.run(["./scripts/down-local"], cwd=checkout, env=env, capture_output=True, text=True,
                               timeout=240)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "- 3 deleted" in down.stdout
+    assert "- 7 deleted" in down.stdout
     assert not (checkout / ".pulumi-local" / "emulator.pid").exists()
 
 

@@ -15,7 +15,7 @@ from emulator.process import EmulatorProcess
 from providers import promote
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
-from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts
+from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts, tutorial_only
 from tests.harness import program
 from tests.harness.engine import State, format_path
 from tests.harness.provider_host import HostFactory
@@ -63,7 +63,7 @@ def stack_config(stack: str, emulator: EmulatorProcess, directory: Path = REPO,
                  hub_url: str | None = None) -> dict[str, object]:
     """The stack file's `config:` as the engine passes it, pointed at the emulator (and its Hub routes, where
     check reads the model's facts, unless `hub_url` says otherwise)."""
-    config = to_plain(load_stack(directory / f"Pulumi.{stack}.yaml")["config"])
+    config = tutorial_only(to_plain(load_stack(directory / f"Pulumi.{stack}.yaml")["config"]))
     config["hf-endpoints:apiUrl"] = emulator.api_url
     config["hf-endpoints:hubUrl"] = hub_url or emulator.base_url
     config["hf-endpoints:hfToken"] = TOKEN
@@ -244,7 +244,7 @@ def test_invalid_stack_file_fails_before_anything_is_created(emulator, hosts):
 def test_secret_inputs_reach_the_engine_marked_secret(change, secret):
     """`secrets` (and `custom_image` when it carries registry credentials) are Pulumi secrets when the program
     registers them, so state keeps them encrypted and previews show [secret]; nothing else is."""
-    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    config = tutorial_only(to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"])
     config["hf-endpoints:endpoints"]["jais-13b-chat"].update(change)
     run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
     (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
@@ -253,7 +253,7 @@ def test_secret_inputs_reach_the_engine_marked_secret(change, secret):
 
 def test_the_program_marks_endpoints_with_its_project_and_stack():
     """`stack` is set where pulumi.get_stack() is right (the program); the provider host only knows "stack"."""
-    config = to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"]
+    config = tutorial_only(to_plain(load_stack(REPO / "Pulumi.local.yaml"))["config"])
     run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
     (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
     assert endpoint.inputs["stack"] == "hf-endpoints/local"

@@ -25,8 +25,9 @@ the activation peak and non-torch memory leave of it to the KV cache (`vllm/v1/w
     needed = weights / tp + activations + CUDA context + KV cache of one max_model_len sequence / tp
     fits when needed <= GPU memory x gpu_memory_utilization
 
-* **weights**: the safetensors parameters at 16 bits (vLLM's `dtype: auto` serves F32 checkpoints at 16 bits),
-  integer and F8 dtypes as stored (GPTQ/AWQ/FP8 checkpoints).
+* **weights**: the safetensors parameters at 16 bits (vLLM's `dtype: auto` serves F32 checkpoints at 16 bits), at 8
+  with `--quantization fp8` and 4 with `--quantization bitsandbytes` in `args`; integer and F8 dtypes as stored
+  (GPTQ/AWQ/FP8 checkpoints).
 * **KV cache per token** = 2 x layers x max(KV heads / tp, 1) x head size x 2 bytes (1 with an fp8
   `kv_cache_dtype`): vLLM splits the KV heads over the tensor-parallel ranks and replicates them when there are
   fewer heads than ranks.
@@ -70,6 +71,9 @@ GPU_MEMORY_UTILIZATION = 0.92  # vllm/config/cache.py (0.9 in releases before it
 DEFAULT_BATCHED_TOKENS, DEFAULT_MAX_SEQS = 2048, 256  # the OpenAI server's defaults on most GPUs
 LARGE_GPU_BATCHED_TOKENS, LARGE_GPU_MAX_SEQS = 8192, 1024  # GPUs of 70 GiB or more, A100s excepted
 LARGE_GPU_GB = 70 * 1.073741824
+# `--quantization` (args) -> bits per floating-point weight once loaded: fp8 quantizes them to 8 bits on the fly,
+# bitsandbytes to 4 (vLLM's in-flight bitsandbytes is NF4); pre-quantized checkpoints are counted as stored anyway.
+QUANTIZATION_BITS = {"fp8": 8, "fbgemm_fp8": 8, "bitsandbytes": 4}
 KV_CACHE_DTYPES = ("auto", "fp8", "fp8_e5m2", "fp8_e4m3")  # the Inference Endpoints vLLM page's choices
 _HH = "huggingface_hub 2.4.0 _inference_endpoints.py _set_parallelism_in_image"
 _TF = "gorgias-oss/terraform-provider-huggingface internal/provider/models.go (vllm block)"
@@ -185,12 +189,16 @@ class Vllm(Engine):
         kv_per_token = arch.kv_bytes_per_token(kv_bits, tp)
         activations = batched * 2 * (6 * arch.hidden_size + 3 * arch.intermediate_size) + \
             4 * arch.vocab_size * min(seqs, batched)
+        float_bits = QUANTIZATION_BITS.get(spec.arg("--quantization") or "", 16)
         return Estimate(
-            engine=self.title, num_gpus=num_gpus, weights=math.ceil(weight_bits(facts.parameters) / 8 / tp),
+            engine=self.title, num_gpus=num_gpus,
+            weights=math.ceil(weight_bits(facts.parameters, float_bits) / 8 / tp),
             kv_cache=kv_per_token * length, cuda_context=CUDA_CONTEXT_BYTES, activations=activations,
             kv_tokens=length, kv_per_token=kv_per_token, usable_fraction=utilization(spec),
             sequence_tokens=length, activation_label="activations", reports_max_length=True,
-            summary=(f"max_model_len {length}, KV cache {'fp8' if kv_bits == 8 else '16-bit'}, "
+            summary=(f"max_model_len {length}, "
+                     + (f"--quantization {spec.arg('--quantization')}, " if float_bits < 16 else "")
+                     + f"KV cache {'fp8' if kv_bits == 8 else '16-bit'}, "
                      f"gpu_memory_utilization {utilization(spec):g}"))
 
     def hints(self, facts: ModelFacts, spec: ServingSpec, chosen: Any) -> list[str]:
