@@ -5,13 +5,13 @@ Usage::
     python -m providers.promote dev prod [--check] [--allow-unpinned] [--dir DIR]
 
 For every endpoint present in both ``Pulumi.<source>.yaml`` and ``Pulumi.<target>.yaml``, the model-defining
-keys (``MODEL_KEYS``) are made equal in the target to their value in the source. A source value counts whether
+keys (``MODEL_KEYS``: the model, its engine and how it is served) are made equal in the target to their value in the source. A source value counts whether
 it is set on the endpoint or through ``hf-endpoints:defaults``. In the target, a differing value is written into
 the endpoint's own mapping (a key it does not have yet goes right after the model key before it, so the first
 promotion into prod, which ships without a revision, writes ``revision`` under ``repository``); a model key the
 source does not set is removed from the target's endpoint mapping. Everything else in the target (hardware,
 scaling, type, secrets, other keys, comments, key order, quoting) is kept. Nested mappings (``env``,
-``custom_image``, ``smoke_test``) are updated key by key, so unchanged lines and their comments stay as they
+``custom_image``, ``engine``, ``smoke_test``) are updated key by key, so unchanged lines and their comments stay as they
 are.
 
 Decisions:
@@ -68,10 +68,14 @@ MODEL_KEYS: tuple[str, ...] = (
     "framework",
     "task",
     "custom_image",
+    "engine",
+    "command",
+    "args",
     "env",
     "smoke_test",
 )
-"""The keys that define which model an endpoint serves and how; everything else belongs to each stack."""
+"""The keys that define which model an endpoint serves and how (the serving engine and its settings, the
+container's command and args included); everything else belongs to each stack."""
 
 EXIT_OK = 0
 EXIT_BEHIND = 1
@@ -317,11 +321,17 @@ def _last_leaf(node: CommentedMap | CommentedSeq) -> tuple[CommentedMap | Commen
         return None
     key = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
     child = node[key]
-    if isinstance(child, CommentedMap | CommentedSeq) and len(child):
+    if _is_block(child):
         deeper = _last_leaf(child)
         if deeper is not None:
             return deeper
     return node, key
+
+
+def _is_block(node: Any) -> bool:
+    """A non-empty block-style collection: comments after it belong to its last item. A flow-style one (`args:
+    [a, b]`) is one line, whose comments belong to its key (inside the brackets they would split it)."""
+    return isinstance(node, CommentedMap | CommentedSeq) and bool(len(node)) and not node.fa.flow_style()
 
 
 def _slot(container: CommentedMap | CommentedSeq) -> int:
@@ -362,7 +372,7 @@ def _give_after(container: CommentedMap | CommentedSeq, key: Any, trailing: str)
     if not trailing:
         return
     child = container[key]
-    if isinstance(child, CommentedMap | CommentedSeq) and len(child):
+    if _is_block(child):
         _give_trailing(child, trailing)
         return
     slot = _slot(container)

@@ -407,3 +407,34 @@ def test_cli_subprocess(stacks: Path) -> None:
     assert cli().returncode == 0
     again = cli("--check")
     assert (again.returncode, again.stdout) == (0, "Pulumi.prod.yaml is up to date with Pulumi.dev.yaml\n")
+
+
+CUSTOM_IMAGE_BLOCK = """      custom_image:
+        url: ghcr.io/huggingface/text-generation-inference:1.3.4
+        health_route: /health
+        port: 80
+"""
+VLLM_BLOCK = """      engine:
+        vllm:
+          max_num_seqs: 16
+      args: ["--max-model-len", "2048", "--quantization", "fp8"]
+"""
+
+
+def test_promotion_moves_the_engine_and_its_args(promoted: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A switch from the custom TGI image to vLLM in dev reaches prod whole: the image removed, `engine` and the
+    container's `args` written (a flow-style list stays one line), nothing else touched."""
+    edit_file(promoted / "Pulumi.dev.yaml", chain(lambda t: pin(t, PROD_SHA), sub(CUSTOM_IMAGE_BLOCK, VLLM_BLOCK)))
+    before_rest = non_model(promoted, "prod")
+    code, out, err = run(capsys, promoted)
+    assert (code, err) == (0, [])
+    assert out[:-1] == [
+        f'{EP}.custom_image.health_route: "/health" -> (unset)', f"{EP}.custom_image.port: 80 -> (unset)",
+        f'{EP}.custom_image.url: "{IMAGE_134}" -> (unset)', f"{EP}.engine.vllm.max_num_seqs: (unset) -> 16",
+        f'{EP}.args: (unset) -> ["--max-model-len", "2048", "--quantization", "fp8"]']
+    assert model(promoted, "prod") == model(promoted, "dev")
+    assert non_model(promoted, "prod") == before_rest
+    prod = (promoted / "Pulumi.prod.yaml").read_text()
+    assert '      args: ["--max-model-len", "2048", "--quantization", "fp8"]\n' in prod
+    assert "custom_image:" not in prod
+    assert run(capsys, promoted, "--check")[0] == 0
