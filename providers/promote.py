@@ -4,15 +4,15 @@ Usage::
 
     python -m providers.promote dev prod [--check] [--allow-unpinned] [--dir DIR]
 
-For every endpoint present in both ``Pulumi.<source>.yaml`` and ``Pulumi.<target>.yaml``, the model-defining
-keys (``MODEL_KEYS``: the model, its engine and how it is served) are made equal in the target to their value
-in the source. A source value counts whether it is set on the endpoint or through ``hf-endpoints:defaults``. In
-the target, a differing value is written into the endpoint's own mapping (a key it does not have yet goes right after the model key before it, so the first
-promotion into prod, which ships without a revision, writes ``revision`` under ``repository``); a model key the
-source does not set is removed from the target's endpoint mapping. Everything else in the target (hardware,
-scaling, type, secrets, other keys, comments, key order, quoting) is kept. Nested mappings (``env``,
-``custom_image``, ``engine``, ``smoke_test``) are updated key by key, so unchanged lines and their comments stay as
-they are.
+For every endpoint present in both ``Pulumi.<source>.yaml`` and ``Pulumi.<target>.yaml``, the model-defining keys
+(``MODEL_KEYS``: the model, its engine and how it is served) are made equal in the target to their value in the
+source. A source value counts whether it is set on the endpoint or through ``hf-endpoints:defaults``. In the
+target, a differing value is written into the endpoint's own mapping (a key it does not have yet goes right after
+the model key before it, so the first promotion into prod, which ships without a revision, writes ``revision``
+under ``repository``); a model key the source does not set is removed from the target's endpoint mapping.
+Everything else in the target (hardware, scaling, type, secrets, other keys, comments, key order, quoting) is kept.
+Nested mappings (``env``, ``custom_image``, ``engine``, ``smoke_test``) are updated key by key, so unchanged lines
+and their comments stay as they are.
 
 Decisions:
 
