@@ -37,7 +37,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from providers import fields, payloads, preflight, spec, validation
+from providers import engines, fields, payloads, preflight, spec, validation
 from providers.base import ConfiguredProvider, log_line
 from providers.client import (
     ConflictError,
@@ -52,6 +52,13 @@ from providers.values import show
 
 def _endpoint_id(inputs: Mapping[str, Any]) -> str:
     return fields.endpoint_id(inputs["namespace"], inputs["name"])
+
+
+def _warn_dropped(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
+    """Say so when the API kept less of the image than we sent: the setting has no effect."""
+    for path in engines.dropped_fields(inputs, raw):
+        log_line(f"warning: {_endpoint_id(inputs)}: the API dropped {path}, so it has no effect (a setting this "
+                 "engine does not take); remove it from the stack file or pass it as a container arg")
 
 
 class InferenceEndpointProvider(ConfiguredProvider):
@@ -92,6 +99,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
             raise EndpointsApiError(f"{endpoint_id}: the API refused to create it: {describe_error(error)}") \
                 from None
         log_line(f"{endpoint_id}: created ({raw['status']['state']})")
+        _warn_dropped(inputs, raw)
         if inputs["paused"]:
             try:
                 raw = client.pause(inputs["namespace"], inputs["name"])
@@ -160,6 +168,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
         with self.reported(endpoint_id, "update"):
             raw = self._update(self.client(), old, new)
             log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
+            _warn_dropped(new, raw)
             return UpdateResult(payloads.outputs_from_api(new, raw))
 
     def _update(self, client: EndpointsClient, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -281,3 +281,17 @@ def test_a_changed_stack_marker_alone_is_no_change():
         assert provider.diff("local/jais-13b-chat", olds, news).changes is False
     legacy = payloads.outputs_from_api(checked().inputs, {"status": {"state": "running"}})
     assert provider.diff("local/jais-13b-chat", legacy, checked(stack=OWNER).inputs).changes is False
+
+
+@pytest.mark.parametrize(("live_image", "dropped"), [
+    ({"vLLM": {"url": "vllm/vllm-openai:v0.23.0", "port": 8000, "healthRoute": "/health", "maxNumSeqs": 8}}, []),
+    ({"vLLM": {"url": "vllm/vllm-openai:v0.23.0", "port": 8000, "healthRoute": "/health"}},
+     ["model.image.vLLM.maxNumSeqs"]),
+    ({"custom": {"url": "x:1"}}, []),
+], ids=["kept", "dropped", "another-variant"])
+def test_a_setting_the_api_dropped_is_named(live_image, dropped):
+    """The API ignores a field its variant does not declare: the provider names what did not come back."""
+    from providers import engines
+
+    inputs = checked(custom_image=None, engine={"vllm": {"max_num_seqs": 8}}).inputs
+    assert engines.dropped_fields(inputs, {"model": {"image": live_image}}) == dropped

@@ -138,3 +138,15 @@ def verdict(label: str, engine: Engine, spec: ServingSpec, facts: ModelFacts) ->
     return fit_verdict(label, facts, estimator(engine, spec, facts), spec.compute, catalog.load_catalog(),
                        hints=lambda compute: engine.hints(facts, engine.on(spec, compute), compute),
                        tight_advice=engine.tight_advice)
+
+
+def dropped_fields(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> list[str]:
+    """The fields of the image we sent that the API's answer lacks: it ignores a field a variant does not declare
+    instead of refusing it (huggingface_hub 2.4.0 `_inference_endpoints.py`), so such a setting has no effect and
+    the user must hear it."""
+    sent = image_block(inputs)
+    ((variant, fields),) = sent.items()
+    live = ((raw.get("model") or {}).get("image") or {}).get(variant)
+    if not isinstance(live, Mapping):
+        return []
+    return [f"model.image.{variant}.{key}" for key in fields if key not in live and key != "credentials"]
