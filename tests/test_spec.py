@@ -295,3 +295,73 @@ def test_a_setting_the_api_dropped_is_named(live_image, dropped):
 
     inputs = checked(custom_image=None, engine={"vllm": {"max_num_seqs": 8}}).inputs
     assert engines.dropped_fields(inputs, {"model": {"image": live_image}}) == dropped
+
+
+VLLM = {"custom_image": None, "env": {}, "instance_type": "nvidia-l4", "instance_size": "x4",
+        "engine": {"vllm": {"tensor_parallel_size": 4, "max_num_seqs": 16}}, "args": ["--max-model-len", "8192"]}
+VLLM_IMAGE = {"url": "vllm/vllm-openai:v0.23.0", "port": 8000, "healthRoute": "/health", "tensorParallelSize": 4}
+
+
+@pytest.mark.parametrize(("change", "changed", "replaces"), [
+    ({}, [], []),
+    ({"engine": {"vllm": {"tensor_parallel_size": 4.0, "max_num_seqs": 16, "url": "vllm/vllm-openai:v0.23.0"}}},
+     [], []),
+    ({"engine": {"vllm": {"tensor_parallel_size": 4, "max_num_seqs": 32}}}, ["engine"], []),
+    ({"engine": {"vllm": {"tensor_parallel_size": 4, "url": "vllm/vllm-openai:v0.30.0"}}}, ["engine"], []),
+    ({"engine": {"sglang": {"tensor_parallel_size": 4}}}, ["engine"], ["engine"]),
+    ({"engine": {"tgi": {}}, "args": None}, ["engine", "args"], ["engine"]),
+    ({"engine": None, "custom_image": {"url": "vllm/vllm-openai:v0.23.0", "port": 8000}},
+     ["custom_image", "engine"], ["custom_image", "engine"]),
+    ({"args": ["--max-model-len", "4096"]}, ["args"], []),
+], ids=["same", "defaults-and-number-types", "typed-field", "image-tag", "to-sglang", "to-tgi",
+        "to-custom-image-of-vllm", "args"])
+def test_engine_diff(change, changed, replaces):
+    """A change of engine replaces (the API cannot change it in place); a change within one engine updates."""
+    olds = payloads.outputs_from_api(checked(**VLLM).inputs, {"status": {"state": "running"}})
+    news = checked(**{**VLLM, **change}).inputs
+    assert spec.changed_keys(olds, news) == changed
+    assert spec.replace_keys(olds, news) == replaces
+
+
+def test_a_change_within_the_engine_is_one_put_of_the_whole_image():
+    olds = payloads.outputs_from_api(checked(**VLLM).inputs, {"status": {"state": "running"}})
+    news = checked(**{**VLLM, "engine": {"vllm": {"tensor_parallel_size": 4, "max_num_seqs": 32}}}).inputs
+    assert payloads.update_payload(olds, news) == {"model": {"image": {"vLLM": {**VLLM_IMAGE, "maxNumSeqs": 32}}}}
+
+
+def test_engine_create_payload_is_exact():
+    """The typed fields in camelCase inside the variant, the container's args, PrivateLink and the cache flag."""
+    inputs = checked(**VLLM, private_link={"account_id": "123456789012", "region": "us-east-1"},
+                     cache_http_responses=True, command=["vllm", "serve"]).inputs
+    body = payloads.create_payload(inputs)
+    assert body["model"] == {"repository": "derek-thomas/jais-13b-chat-hf", "framework": "pytorch",
+                             "task": "text-generation", "revision": None,
+                             "image": {"vLLM": {**VLLM_IMAGE, "maxNumSeqs": 16}}, "command": ["vllm", "serve"],
+                             "args": ["--max-model-len", "8192"]}
+    assert (body["privateService"], body["cacheHttpResponses"]) == (
+        {"accountId": "123456789012", "region": "us-east-1"}, True)
+
+
+def test_engine_custom_is_custom_image():
+    """`engine: {custom: ...}` is the other spelling of `custom_image`: one canonical form, so no diff between them."""
+    image = {"url": "ghcr.io/huggingface/text-generation-inference:1.3.4", "health_route": "/health", "port": 80}
+    assert checked(custom_image=None, engine={"custom": image}).inputs == checked(custom_image=image).inputs
+
+
+@pytest.mark.parametrize(("live_image", "drift"), [
+    ({"vLLM": {**VLLM_IMAGE, "maxNumSeqs": 16}}, {}),
+    ({"vLLM": {**VLLM_IMAGE, "maxNumSeqs": 8}}, {"engine": {"vllm": {
+        "url": "vllm/vllm-openai:v0.23.0", "port": 8000, "health_route": "/health", "tensor_parallel_size": 4,
+        "max_num_seqs": 8}}}),
+    ({"tgi": {"url": "ghcr.io/huggingface/text-generation-inference:3.3.7", "port": 80, "healthRoute": "/health",
+              "disableCustomKernels": False}},
+     {"engine": {"tgi": {"url": "ghcr.io/huggingface/text-generation-inference:3.3.7", "port": 80,
+                         "health_route": "/health"}}}),
+], ids=["none", "a-typed-field", "another-engine-with-a-server-default"])
+def test_engine_drift_from_api(live_image, drift):
+    """Refresh reads the engine back; a field the server shows at its default, never set by us, is not drift."""
+    inputs = checked(**VLLM).inputs
+    body = payloads.create_payload(inputs)
+    live = payloads.inputs_from_api(inputs, {**body, "model": {**body["model"], "image": live_image},
+                                             "status": {"state": "running"}})
+    assert {key: live[key] for key in spec.differing(inputs, live)} == drift
