@@ -319,11 +319,29 @@ def _matches(raw: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
     )
 
 
+def _openai_message(response: httpx2.Response) -> str | None:
+    """The message of an OpenAI-style error body: vLLM's and llama.cpp's `{"error": {"message"}}`, SGLang's
+    `{"object": "error", "message"}`; None for any other body (the API's and TGI's `{"error": "..."}`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+        return error["message"]
+    if body.get("object") == "error" and isinstance(body.get("message"), str):
+        return body["message"]
+    return None
+
+
 def describe_error(error: Exception) -> str:
     """What went wrong, for a message: the status and server text of an HTTP error (never the request's
     headers), 'no answer from the API' for a transport error, else the error's own text."""
     if isinstance(error, HfHubHTTPError) and error.response is not None:
-        return f"{error.response.status_code}: {error.server_message or error.response.text}".strip()
+        text = _openai_message(error.response) or error.server_message or error.response.text
+        return f"{error.response.status_code}: {text}".strip()
     if isinstance(error, httpx2.TransportError):
         return f"no answer from the API: {error or type(error).__name__}"
     if isinstance(error, EndpointError):
