@@ -2,10 +2,11 @@
 
 Pure modules (no I/O): `fields` (the field table), `validation` (check), `spec` (diff), `payloads` (the API's
 JSON both ways), `stack_config` (the stack config as a whole), `budget` (cost per hour, the budget),
-`tgi_env` (what TGI reads and refuses), `image_reference`, `values`, `fit` (GPU memory per GPU for TGI),
+`engines` (one module per serving engine behind one registry: fields, rules, memory model, smoke protocols),
+`image_reference`, `gguf`, `values`, `fit` (what every engine's estimate shares: capacity, verdicts, ranking),
 `failure_logs` (a failed endpoint's log tail, masked); `catalog` (the hardware catalog snapshot).
 Then `client` (the only HTTP to the Endpoints API), `model_facts` (the only HTTP to the Hub, cached on disk),
-`preflight` (check's GPU fit), `base` (what both providers share), `readiness` (waiting),
+`preflight` (what check learns from the model's facts), `base` (what both providers share), `readiness` (waiting),
 `inference_endpoint` and `endpoints_ready` (the resources and their thin providers), `promote` and
 `stack_files` (dev -> prod promotion CLI); `python -m providers.fit` (where a model fits, what it costs).
 """

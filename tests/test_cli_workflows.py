@@ -42,8 +42,10 @@ def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_pat
                         timeout=240)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        for name in ("jais-13b-chat", "llama-31-8b-vllm", "bge-base-tei"):
-            assert f"hf-endpoints: local/{name}: ready (" in up.stdout, up.stdout
+        for name, how in (("jais-13b-chat", "health 200 and smoke test matched"),
+                          ("llama-31-8b-vllm", "health 200 and smoke test matched"),
+                          ("bge-base-tei", "health 200 and /embed answered a vector of dimension 768")):
+            assert f"hf-endpoints: local/{name}: ready ({how})" in up.stdout, up.stdout
         curl_lines = [line.strip() for line in up.stdout.splitlines() if line.strip().startswith("curl ")]
         assert len(curl_lines) == 3, up.stdout
         replies = [subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60).stdout

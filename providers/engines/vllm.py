@@ -4,23 +4,27 @@
 (`tensorParallelSize`, `dataParallelSize`: huggingface_hub 2.4.0 `_inference_endpoints.py`
 `_set_parallelism_in_image`, and contract §3.3); `max_num_seqs`, `max_num_batched_tokens`, `kv_cache_dtype`
 (`maxNumSeqs`, `maxNumBatchedTokens`, `kvCacheDtype`: gorgias-oss/terraform-provider-huggingface
-`internal/provider/models.go`, whose `vllm` block has exactly these; the contract lists vLLM's other "engine tuning"
-fields without names). The container's own flags (`--max-model-len`, `--gpu-memory-utilization`, ...) go in the
-endpoint's `args`; the memory model reads those two from there.
+`internal/provider/models.go`, whose `vllm` block has exactly these; the contract lists vLLM's other "engine
+tuning" fields without names). The container's own flags (`--max-model-len`, `--gpu-memory-utilization`, ...) go in
+the endpoint's `args`; the memory model reads those two from there.
 
-**Rules.** On an instance with more than one GPU, `tensor_parallel_size` x `data_parallel_size` must cover its GPUs
-exactly: the API rejects vLLM on several accelerators without either ("vLLM and SGLang default to one accelerator
-... the API now rejects such a deployment", huggingface_hub guide), vLLM cannot start on more GPUs than the instance
-has, and fewer leave GPUs you pay for idle. `tensor_parallel_size` must divide the model's attention heads (vLLM:
-"Total number of attention heads (N) must be divisible by tensor parallel size (M)", `vllm/config/model.py`).
+**Rules.** On an instance with more than one GPU, `tensor_parallel_size` x `data_parallel_size` must cover its
+GPUs: the API rejects vLLM on several accelerators without either ("vLLM and SGLang default to one accelerator ...
+the API now rejects such a deployment", huggingface_hub guide); more GPUs than the instance has fail ("TP=2, DP=4
+on 4 x A10G | Fails since 2 x 4 = 8 GPUs required", the Inference Endpoints vLLM page), fewer only warn ("TP=3,
+DP=1 on 4 x A10G | 1 GPU sits completely idle", and billed). `tensor_parallel_size` must divide the model's
+attention heads (vLLM: "Total number of attention heads (N) must be divisible by tensor parallel size (M)",
+`vllm/config/model.py`).
 
-**GPU memory, per GPU** (GB = 10^9 bytes), with `tp` = `tensor_parallel_size` (each data-parallel rank holds a whole
-copy). vLLM preallocates `gpu_memory_utilization` of every GPU (0.92 by default in current code, 0.9 before:
+**GPU memory, per GPU** (GB = 10^9 bytes), with `tp` = `tensor_parallel_size` (each data-parallel rank holds a
+whole copy). vLLM v0.23.0 (the default image) preallocates `gpu_memory_utilization` of every GPU (default 0.92,
 `vllm/config/cache.py`) and, after one profiling forward pass at `max_num_batched_tokens`, gives what the weights,
-the activation peak and non-torch memory leave of it to the KV cache (`vllm/v1/worker/gpu_worker.py`
-`determine_available_memory`). It refuses to start when one sequence of `max_model_len` tokens does not fit, saying
-"... Based on the available memory, the estimated maximum model length is N. Try increasing
-`gpu_memory_utilization` or decreasing `max_model_len`" (`vllm/v1/core/kv_cache_utils.py`). So:
+the activation peak, non-torch memory and an estimate of CUDA graphs leave of it to the KV cache
+(`vllm/v1/worker/gpu_worker.py` `determine_available_memory`). It refuses to start when one sequence of
+`max_model_len` tokens does not fit: "To serve at least one request with the model's max seq len (...), (... GiB KV
+cache is needed, which is larger than the available KV cache memory (... GiB). Based on the available memory, the
+estimated maximum model length is N. Try increasing `gpu_memory_utilization` ... or decreasing `max_model_len` when
+initializing the engine." (`vllm/v1/core/kv_cache_utils.py`). So:
 
     needed = weights / tp + activations + CUDA context + KV cache of one max_model_len sequence / tp
     fits when needed <= GPU memory x gpu_memory_utilization
@@ -34,19 +38,22 @@ the activation peak and non-torch memory leave of it to the KV cache (`vllm/v1/w
 * **activations** = `max_num_batched_tokens` x 2 bytes x (6 x hidden + 3 x intermediate) + 4 bytes x vocabulary x
   `max_num_seqs` (the logits the sampler's profiling run computes for at most `max_num_seqs` sequences).
   `max_num_batched_tokens` defaults to 2048 and `max_num_seqs` to 256 for the OpenAI server (8192 and 1024 on GPUs
-  of 70 GiB or more that are not A100s: `vllm/engine/arg_utils.py` `_set_default_args`).
-* **CUDA context**: 0.5 GB, as for TGI. CUDA graphs are left out (vLLM captures them after sizing the cache).
+  of 70 GiB or more that are not A100s: `vllm/engine/arg_utils.py` `get_batch_defaults`).
+* **CUDA context**: 0.5 GB, as for TGI. CUDA graphs are left out (their size depends on the batch sizes captured;
+  vLLM subtracts its estimate of them from the cache), so the capacity errs high by their few hundred MB.
 * `max_model_len` = `--max-model-len` from `args`, else the model's context length (`max_position_embeddings`).
 
 **Capacity**: the KV cache left after the fixed part, in sequences of `max_model_len` (vLLM logs it as "Maximum
 concurrency for N tokens per request: X.XXx").
 
-**Compared with vLLM's own figures**: Llama-3.1-8B-Instruct (8.03B BF16, 32 layers, 8 KV heads of 128) on one L4
-(24 GB) at 0.9: the weights take 16.06 GB, the KV cache 131072 B/token, so one 131072-token sequence needs 17.2 GB
-of KV cache and does not fit; vLLM's documented answer on 24 GB GPUs is to lower `--max-model-len` (the vLLM docs'
-"Conserving memory" page shows `max_model_len=8192`). The estimate here gives the same verdict and a largest
-context of about 28,000 tokens on that GPU (vLLM's start-up log reports its own figure).
-"""
+**Compared with vLLM's own behaviour**: Llama-3.1-8B-Instruct (8.03B BF16, 32 layers, 8 KV heads of 128) on one L4
+(24 GB) at 0.92: 16.06 GB of weights and 131,072 bytes of KV cache per token, so one sequence of its 131,072-token
+context needs 17.2 GB of cache and does not fit. vLLM refuses to start in that case, naming the largest model
+length it could serve and pointing to its "conserving memory" guide (lower `--max-model-len`); the estimate here
+names 38,996 tokens and the same fix. No published vLLM start-up log for this pairing was found to compare that
+number with, so it is an estimate (CUDA graphs left out, above). With `--max-model-len 8192` it fits, and the rest
+of the share holds 4 such sequences. vLLM 0.34 sizes the cache from the memory actually free after CUDA-graph
+capture (`gpu_memory_utilization` unset resolves to 1.0): for such images this model is conservative."""
 
 from __future__ import annotations
 
@@ -67,7 +74,7 @@ from providers.fit import (
     weight_bits,
 )
 
-GPU_MEMORY_UTILIZATION = 0.92  # vllm/config/cache.py (0.9 in releases before it)
+GPU_MEMORY_UTILIZATION = 0.92  # vllm 0.23.0 vllm/config/cache.py
 DEFAULT_BATCHED_TOKENS, DEFAULT_MAX_SEQS = 2048, 256  # the OpenAI server's defaults on most GPUs
 LARGE_GPU_BATCHED_TOKENS, LARGE_GPU_MAX_SEQS = 8192, 1024  # GPUs of 70 GiB or more, A100s excepted
 LARGE_GPU_GB = 70 * 1.073741824
@@ -177,7 +184,7 @@ class Vllm(Engine):
         if not facts.parameters:
             raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
         arch = architecture(facts.config)
-        tp, _dp = parallel_sizes(spec)
+        tp, dp = parallel_sizes(spec)
         tp = min(tp, num_gpus)
         kv_bits = 8 if str(spec.settings.get("kv_cache_dtype") or "").startswith("fp8") else 16
         large = spec.compute is not None and per_gpu_gb(spec.compute) >= LARGE_GPU_GB and \
@@ -196,6 +203,7 @@ class Vllm(Engine):
             kv_cache=kv_per_token * length, cuda_context=CUDA_CONTEXT_BYTES, activations=activations,
             kv_tokens=length, kv_per_token=kv_per_token, usable_fraction=utilization(spec),
             sequence_tokens=length, activation_label="activations", reports_max_length=True,
+            copies=max(1, min(dp, num_gpus // tp)),
             summary=(f"max_model_len {length}, "
                      + (f"--quantization {spec.arg('--quantization')}, " if float_bits < 16 else "")
                      + f"KV cache {'fp8' if kv_bits == 8 else '16-bit'}, "

@@ -160,6 +160,7 @@ class Estimate:
     memory: str = "GPU"  # "RAM" on a CPU instance
     reports_max_length: bool = False  # a failure names the longest context that would fit (vLLM, SGLang)
     fills_memory: bool = True  # the KV cache takes what is left (vLLM, SGLang, TGI); else it is kv_tokens exactly
+    copies: int = 1  # data-parallel copies of the model on the instance, each with its own KV cache
 
     @property
     def total(self) -> int:
@@ -198,7 +199,7 @@ class Estimate:
         if not self.fills_memory:
             return self.kv_tokens // self.sequence_tokens
         free = self.budget(available_gb) - self.fixed
-        return max(0, int(free // (self.kv_per_token * self.sequence_tokens)))
+        return max(0, int(free // (self.kv_per_token * self.sequence_tokens))) * self.copies
 
 
 @dataclass(frozen=True)
