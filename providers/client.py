@@ -269,10 +269,10 @@ class EndpointsClient:
             data = self._inference("GET", f"{url.rstrip('/')}/v1/models", None, authenticated)
         except HfHubHTTPError as error:
             if error.response is not None and error.response.status_code == 404:
-                return "tgi"  # TGI before /v1/models takes any name
+                return "default"  # a server without /v1/models (TGI before 2.0) takes any name
             raise
         models = data.get("data") if isinstance(data, Mapping) else None
-        return str(models[0]["id"]) if models and isinstance(models[0], Mapping) and models[0].get("id") else "tgi"
+        return str(models[0]["id"]) if models and isinstance(models[0], Mapping) and models[0].get("id") else "default"
 
     def chat(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
         """One OpenAI Chat Completions call (`/v1/chat/completions`), the prompt as the user's message."""

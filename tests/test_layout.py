@@ -74,3 +74,27 @@ def test_the_emulator_stands_alone():
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             assert not any(name == "providers" or name.startswith("providers.") for name in names), path
+
+
+def test_only_the_engines_package_names_an_engine():
+    """Adding an engine is one module in providers/engines/ and one registry line: no other module of providers/
+    holds an engine's name or API variant as a string (docstrings and comments aside)."""
+    from providers import engines
+
+    names = {name for engine in engines.REGISTERED for name in (engine.name, engine.variant)}
+    found = []
+    for path in (REPO / "providers").rglob("*.py"):
+        if "engines" in path.relative_to(REPO / "providers").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}")
+    assert found == []
+
+
+def test_every_registered_engine_is_one_module_of_the_package():
+    from providers import engines
+
+    modules = {path.stem for path in (REPO / "providers" / "engines").glob("*.py")} - {"__init__", "base"}
+    assert {type(engine).__module__.rsplit(".", 1)[-1] for engine in engines.REGISTERED} == modules
+    assert len(engines.ENGINES) == len(engines.REGISTERED) == len(engines.BY_VARIANT)

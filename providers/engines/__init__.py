@@ -38,6 +38,8 @@ DECLARABLE = tuple(name for name in ENGINES if name != DEFAULT.name)
 """What `engine:` may name (the default image is what omitting it means)."""
 TYPED = tuple(engine for engine in REGISTERED if engine not in (CUSTOM, DEFAULT))
 DEFAULT_IMAGES: dict[str, str] = {engine.name: engine.default_image for engine in TYPED if engine.default_image}
+FIT_DEFAULT = tgi.ENGINE
+"""The engine `python -m providers.fit` estimates for without `--engine` (the only one it knew before engines)."""
 __all__ = ["DECLARABLE", "DEFAULT_IMAGES", "ENGINES", "PROTOCOLS", "Engine", "ServingSpec"]
 
 

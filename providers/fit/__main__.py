@@ -49,7 +49,7 @@ def _typed(value: str) -> object:
     return {"true": True, "false": False}.get(value.lower(), value)
 
 
-def table(facts: fit.ModelFacts, rows: Sequence[fit.Row]) -> str:
+def table(facts: fit.ModelFacts, rows: Sequence[fit.Row], engine: str = engines.FIT_DEFAULT.name) -> str:
     """The human-readable ranking, a header line saying what was assumed."""
     plan = rows[0].estimate if rows else None
     total = sum((facts.parameters or {}).values())
@@ -76,14 +76,15 @@ def table(facts: fit.ModelFacts, rows: Sequence[fit.Row]) -> str:
     lines += ["", "GB per GPU (10^9 bytes); deprecated and unavailable hardware left out."
               + (" max ctx: the longest context one sequence could have; seqs: full-length sequences the KV cache "
                  "holds at once." if with_capacity else "")
-              + f" The formula: `pydoc providers.engines.{plan.engine.lower().replace('.', '') if plan else 'tgi'}`."]
+              + f" The formula: `pydoc providers.engines.{engine}`."]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m providers.fit", description=__doc__.split("\n\n")[1])
     parser.add_argument("repository", help="the model's Hub id, e.g. derek-thomas/jais-13b-chat-hf")
-    parser.add_argument("--engine", choices=FIT_ENGINES, default="tgi", help="the serving engine (default: tgi)")
+    parser.add_argument("--engine", choices=FIT_ENGINES, default=engines.FIT_DEFAULT.name,
+                        help=f"the serving engine (default: {engines.FIT_DEFAULT.name})")
     parser.add_argument("--revision", help="a commit sha, branch or tag (default: the default branch)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="the endpoint's env as in the stack file (QUANTIZE, MAX_TOTAL_TOKENS, ...)")
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.hub_url:
         hub = HubSettings(url=args.hub_url.rstrip("/"), token=hub.token)
     task = EMBEDDING_TASK if engine.protocols == ("embed",) else "text-generation"
-    spec = ServingSpec(settings=settings, typed=engine.name != "tgi" or bool(settings), env=env, task=task,
+    spec = ServingSpec(settings=settings, typed=True, env=env, task=task,
                        accelerator="gpu", compute=None, args=tuple(args.args))
     try:
         facts = model_facts.load(hub, args.repository, args.revision, files=getattr(engine, "needs_files", False))
@@ -131,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump([row.to_json() for row in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print(table(facts, rows))
+        print(table(facts, rows, engine.name))
     return 0 if any(row.fits for row in rows) else 1
 
 
