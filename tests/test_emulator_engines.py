@@ -63,6 +63,10 @@ def test_tgi_messages_api_options_by_version(http, emulator, tag, usage_chunk, a
             events[-2]) is usage_chunk
     reply = http.post(f"{url}/v1/chat/completions", json={"messages": CHAT["messages"], "max_completion_tokens": 1})
     assert (reply.json()["usage"]["completion_tokens"] == 1) is alias
+    with_logprobs = http.post(f"{url}/v1/chat/completions", json={**CHAT, "logprobs": True}).json()
+    assert with_logprobs["choices"][0]["logprobs"] == {"content": [
+        {"token": "Hello", "logprob": -0.125, "top_logprobs": []}, {"token": " from", "logprob": -0.125,
+                                                                     "top_logprobs": []}]}
 
 
 def test_vllm_openai_server(http, emulator):
