@@ -146,7 +146,9 @@ def smoke_problems(engine: Engine, spec: ServingSpec, facts: fit.ModelFacts | No
 def _fit(label: str, engine: Engine, spec: ServingSpec, facts: fit.ModelFacts) -> fit.Verdict | str:
     """The fit verdict on the chosen instance, or a warning line when the facts cannot give one."""
     chosen = spec.compute
-    if chosen is None or not _memory_gb(chosen, spec.accelerator) or spec.accelerator != "gpu":
+    if chosen is None or not _memory_gb(chosen, spec.accelerator):
+        return fit.Verdict()
+    if spec.accelerator != "gpu" and not getattr(engine, "fits_on_cpu", False):
         return fit.Verdict()
     try:
         return engines.verdict(label, engine, spec, facts)

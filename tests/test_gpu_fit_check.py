@@ -246,9 +246,21 @@ def engine_spec(repository: str, instance: str, engine: dict, **changes: object)
                                                      "n_parallel": 2}}), [], [],
      ["endpoints.llm: nvidia-l4/x1 holds 2 concurrent sequence(s) of 4096 tokens in its KV cache (llama.cpp, "
       "$0.400/h per sequence)"]),
+    (engine_spec("BAAI/bge-base-en-v1.5", "intel-spr/x1", {"tei": {"max_batch_tokens": 65536}}, accelerator="cpu",
+                 task="feature-extraction"),
+     [("instance_type", 'endpoints.llm.instance_type: "intel-spr/x1" has 2 GB of RAM but BAAI/bge-base-en-v1.5 needs '
+                        "about 2.2 GB (weights 0.4 GB + batch 1.8 GB); use intel-spr/x2 (4 GB of RAM, $0.07/h), the "
+                        "cheapest in aws/us-east-1 that fits")], [], []),
+    (engine_spec("BAAI/bge-base-en-v1.5", "intel-spr/x2", {"tei": {}}, accelerator="cpu", task="feature-extraction"),
+     [], [], []),
+    (engine_spec(GGUF, "intel-spr/x4", {"llamacpp": {"variant": "*Q8_0.gguf", "ctx_size": 4096}}, accelerator="cpu"),
+     [("instance_type", f'endpoints.llm.instance_type: "intel-spr/x4" has 8 GB of RAM but {GGUF} needs about 9.2 GB '
+                        "(weights 8.5 GB + KV cache 0.5 GB for 4096 tokens + compute buffer 0.1 GB); no context length "
+                        "fits (the weights and activations alone take more than it may use); use intel-spr/x8 (16 GB "
+                        "of RAM, $0.27/h), the cheapest in aws/us-east-1 that fits")], [], []),
 ], ids=["vllm-tp4-on-4xl4-capacity", "vllm-tp-must-divide-heads", "vllm-70b-on-a10g-no-context-fits",
         "vllm-8b-full-context-on-l4", "vllm-8b-8k-on-l4", "llamacpp-two-gguf-files", "llamacpp-variant-matches-none",
-        "llamacpp-q4-on-l4"])
+        "llamacpp-q4-on-l4", "tei-on-cpu-over-its-ram", "tei-on-cpu-fits", "llamacpp-q8-on-cpu-over-its-ram"])
 def test_engine_rules_on_the_models_facts(checker, emulator, news, failures, warnings, notes):
     """tensor_parallel_size against the heads, llama.cpp's GGUF file, and each engine's memory model with its
     capacity, through the real provider host with facts from the emulator's Hub."""

@@ -83,6 +83,7 @@ class Tei(Engine):
     default_image = f"{IMAGE}:{TEI_VERSION}"  # replaced by the build for the endpoint's instance (`default_url`)
     default_port = 80
     protocols = (EMBED,)
+    fits_on_cpu = True  # small encoders serve well on CPUs, from RAM
     image_pattern = re.compile(r"text-embeddings-inference|(^|/)tei([:/@-]|$)")
     fields = (
         EngineField("max_batch_tokens", "maxBatchTokens", "count", _GO25, fix="e.g. 16384"),

@@ -134,11 +134,11 @@ def context_length(config: Mapping[str, Any] | None) -> int | None:
 
 
 def weight_bits(parameters: Mapping[str, int], float_bits: int = 16) -> int:
-    """Bits of the weights once loaded: floating-point parameters at `float_bits` (the quantized width; F32/F64
-    checkpoints are served at 16 bits at most), integer and F8 ones as stored (pre-quantized formats, e.g. the
-    packed I32 of GPTQ/AWQ, are served as they are)."""
-    return sum(count * (min(float_bits, 16) if dtype.upper() in FLOAT_DTYPES else DTYPE_BITS.get(dtype.upper(), 16))
-               for dtype, count in parameters.items())
+    """Bits of the weights once loaded: floating-point parameters at `float_bits` (the serving or quantized width,
+    never wider than stored: 16 casts an F32 checkpoint down, 32 keeps it), integer and F8 ones as stored
+    (pre-quantized formats, e.g. the packed I32 of GPTQ/AWQ, are served as they are)."""
+    return sum(count * (min(float_bits, DTYPE_BITS[dtype.upper()]) if dtype.upper() in FLOAT_DTYPES
+                        else DTYPE_BITS.get(dtype.upper(), 16)) for dtype, count in parameters.items())
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,8 @@ class Estimate:
     def breakdown(self) -> str:
         """`weights 138.0 GB + KV cache 1.3 GB for 4096 tokens + CUDA context and prefill 2.2 GB`."""
         kv = f" + KV cache {gb(self.kv_cache)} for {self.kv_tokens} tokens" if self.kv_per_token else ""
-        return (f"weights {gb(self.weights)}{kv} + CUDA context and {self.activation_label} "
-                f"{gb(self.cuda_context + self.activations)}")
+        rest = f"CUDA context and {self.activation_label}" if self.cuda_context else self.activation_label
+        return f"weights {gb(self.weights)}{kv} + {rest} {gb(self.cuda_context + self.activations)}"
 
     def budget(self, available_gb: float) -> float:
         """Bytes the engine allows itself out of `available_gb` per GPU."""
@@ -211,7 +211,7 @@ class Row:
 
     @property
     def gpu_memory_gb(self) -> float:
-        return per_gpu_gb(self.compute)
+        return memory_gb(self.compute)
 
     @property
     def fits(self) -> bool:
@@ -242,6 +242,17 @@ class Row:
 def per_gpu_gb(compute: Compute) -> float:
     """The catalog's gpuMemoryGb is the instance's total: split it over its GPUs."""
     return float(compute.gpu_memory_gb or 0) / max(compute.num_accelerators, 1)
+
+
+def memory_gb(compute: Compute) -> float:
+    """What an estimate is measured against: the memory of each GPU, or on a CPU instance its RAM."""
+    return per_gpu_gb(compute) if compute.accelerator == "gpu" else float(compute.memory_gb or 0)
+
+
+def computes_like(computes: Iterable[Compute], chosen: Compute) -> list[Compute]:
+    """Deployable instances of the chosen one's kind (GPU or CPU) in its vendor/region that state their memory."""
+    return [c for c in computes if c.accelerator == chosen.accelerator and memory_gb(c) and c.vendor == chosen.vendor
+            and c.region == chosen.region and c.status not in UNUSABLE_STATUSES]
 
 
 def gpu_computes(computes: Iterable[Compute], vendor: str | None = None, region: str | None = None) -> list[Compute]:
@@ -286,9 +297,11 @@ def verdict(label: str, facts: ModelFacts, estimate_on: EstimateOn, chosen: Comp
     lower). `label` is `endpoints.<name>`."""
     mine = estimate_on(chosen)
     row = Row(chosen, mine)
-    available = per_gpu_gb(chosen)
+    available = memory_gb(chosen)
+    kind = "GPU memory" if chosen.accelerator == "gpu" else "RAM"
     usable = available * mine.usable_fraction
-    per_gpu = f" per GPU ({chosen.num_accelerators} GPUs)" if chosen.num_accelerators > 1 else ""
+    several = chosen.num_accelerators > 1 and chosen.accelerator == "gpu"
+    per_gpu = f" per GPU ({chosen.num_accelerators} GPUs)" if several else ""
     key = f"{label}.instance_type: {show(describe(chosen))}"
     share = (f", of which {mine.engine} uses {mine.usable_fraction:.0%} ({usable:.1f} GB)"
              if mine.usable_fraction < 1 else "")
@@ -297,17 +310,19 @@ def verdict(label: str, facts: ModelFacts, estimate_on: EstimateOn, chosen: Comp
         if mine.needed_gb <= usable * TIGHT_FRACTION:
             return Verdict(capacity=capacity)
         of_what = (f"the {available:g} GB of each of its {chosen.num_accelerators} GPUs"
-                   if chosen.num_accelerators > 1 else f"its {available:g} GB")
+                   if per_gpu else f"its {available:g} GB")
         return Verdict(capacity=capacity, warning=(
             f"{key} is tight: {facts.repository} needs about {mine.needed_gb:.1f} GB of {of_what}{share} "
             f"({mine.needed_gb / usable:.0%}; {mine.breakdown()}); {mine.engine} may run out of memory under load. "
-            f"{tight_advice or 'Lower the token budget'}, or pick an instance with more GPU memory"))
+            f"{tight_advice or 'Lower the token budget'}, or pick an instance with more {kind}"))
     fixes = []
-    fitting = [r for r in rank(estimate_on, gpu_computes(catalog, chosen.vendor, chosen.region)) if r.fits]
+    fitting = [r for r in rank(estimate_on, computes_like(catalog, chosen)) if r.fits]
     if fitting:
         best = fitting[0].compute
-        fixes.append(f"use {describe(best)} ({best.num_accelerators} x {per_gpu_gb(best):g} GB, {_price(best)}), "
-                     f"the cheapest in {chosen.vendor}/{chosen.region} that fits")
+        size = (f"{best.num_accelerators} x {per_gpu_gb(best):g} GB" if best.accelerator == "gpu"
+                else f"{memory_gb(best):g} GB of RAM")
+        fixes.append(f"use {describe(best)} ({size}, {_price(best)}), the cheapest in {chosen.vendor}/{chosen.region} "
+                     "that fits")
     else:
         fixes.append(f"no instance in {chosen.vendor}/{chosen.region} fits it as configured")
     fixes.extend(hints(chosen))
@@ -318,7 +333,7 @@ def verdict(label: str, facts: ModelFacts, estimate_on: EstimateOn, chosen: Comp
                    f"(of the {mine.sequence_tokens} it serves)" if longest else
                    "; no context length fits (the weights and activations alone take more than it may use)")
     return Verdict(failure=(
-        f"{key} has {available:g} GB of GPU memory{per_gpu}{share} but {facts.repository} needs about "
+        f"{key} has {available:g} GB of {kind}{per_gpu}{share} but {facts.repository} needs about "
         f"{mine.needed_gb:.1f} GB{' per GPU' if per_gpu else ''} ({mine.breakdown()}){context}; "
         f"{'; '.join(fix for fix in fixes if fix)}"))
 
