@@ -73,6 +73,7 @@ def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
         project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
         del project.env["HF_TOKEN"]
         project.point_at_emulator()
+        project.only_endpoints(NAME)
         outputs = [project.init().output]
         outputs.append(project.run("config", "set", "--stack", "local", "--secret", "hf-endpoints:hfToken",
                                    token).output)
@@ -103,6 +104,7 @@ def test_replace_whose_create_fails_after_the_delete_converges_on_the_next_up(tm
     emulator.configure(reply="positive", time_scale=60)
     project = PulumiProject(tmp_path / "project", pulumi_bin, emulator)
     project.point_at_emulator()
+    project.only_endpoints(NAME)
     project.init()
     project.up()
     project.edit_endpoint(NAME, region="eu-west-1")
