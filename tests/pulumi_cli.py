@@ -163,6 +163,19 @@ class PulumiProject:
             raise CommandFailed(result)
         return result
 
+    def python_module(self, module: str, *args: str, check: bool = True, timeout: float = 120) -> Result:
+        """`venv/bin/python -m <module> <args>` in the checkout, with the CLI's environment (as a user runs our
+        commands beside `pulumi`)."""
+        done = subprocess.run([str(self.root / "venv" / "bin" / "python"), "-m", module, *args], cwd=self.root,
+                              env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = Result((module, *args), done.returncode, done.stdout, done.stderr)
+        if check and result.code != 0:
+            raise CommandFailed(result)
+        return result
+
+    def unlock(self, *args: str, check: bool = True) -> Result:
+        return self.python_module("providers.unlock", "--stack", self.stack, *args, check=check)
+
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """A command in the background, in its own process group (so a test can kill it and its plugins)."""
         return subprocess.Popen([str(self.bin_dir / "pulumi"), *args, "--color", "never"], cwd=self.root,
