@@ -144,7 +144,8 @@ def postgres_settings(url: str) -> tuple[str, str]:
     if not _TABLE_RE.fullmatch(table):
         raise LockReadError(f"table={table!r} in the backend URL is not a table name")
     rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "table"])
-    return urllib.parse.urlunsplit(parts._replace(query=rest)), table
+    # Built by hand: urlunsplit drops the `//` of `postgres://` (the PG* variables' form), which libpq needs.
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{'?' + rest if rest else ''}", table
 
 
 def _read_postgres(url: str, folder: str) -> dict[str, bytes]:
