@@ -62,7 +62,10 @@ def lock_folder(project: str, stack: str) -> str:
 def redact(text: str, url: str | None = None) -> str:
     """`text` with the user and password of any URL in it, and `url`'s password wherever it appears, masked."""
     masked = re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1****:****@", text)
-    password = urllib.parse.urlsplit(url).password if url else None
+    try:
+        password = urllib.parse.urlsplit(url).password if url else None
+    except ValueError:  # not a URL: the pattern above is all there is
+        password = None
     return masked.replace(password, "****") if password else masked
 
 
@@ -187,5 +190,9 @@ def read_locks(url: str, project: str, stack: str) -> list[Lock]:
     if scheme not in _READERS:
         raise LockReadError(f"the stack's backend is {redact(url).split('?')[0]}; this command reads the locks of "
                             f"{', '.join(s + '://' for s in SCHEMES)} backends only")
+    try:
+        urllib.parse.urlsplit(url)
+    except ValueError as error:
+        raise LockReadError(f"the backend URL {redact(url)} is not one the CLI reads ({error})") from error
     found = _READERS[scheme](url, lock_folder(project, stack))
     return sorted((parse_lock(key, content) for key, content in found.items()), key=lambda lock: lock.timestamp)

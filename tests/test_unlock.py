@@ -202,6 +202,21 @@ def test_a_lock_that_is_not_pulumis_is_named():
         parse_lock("k.json", b'{"pid": "x"}')
 
 
+def test_a_password_that_libpq_echoes_is_masked():
+    """libpq repeats a malformed part of the URL in its error, here the password itself: the message masks it."""
+    with pytest.raises(LockReadError) as refused:
+        read_locks("postgres://pulumi:S3cret%Passw0rd@127.0.0.1:9/state", "hf-endpoints", "dev")
+    assert str(refused.value) == ('could not read the locks from PostgreSQL: invalid percent-encoded token: "****"; '
+                                  "check the URL (or PGHOST, PGUSER, PGPASSWORD) and that the server is up")
+
+
+def test_a_url_that_is_no_url_is_named_masked():
+    with pytest.raises(LockReadError) as refused:
+        read_locks("postgres://pulumi:S3cretPassw0rd@[::1/state", "hf-endpoints", "dev")
+    assert str(refused.value) == ("the backend URL postgres://****:****@[::1/state is not one the CLI reads "
+                                  "(Invalid IPv6 URL)")
+
+
 def test_a_wrong_postgres_password_is_not_shown(postgres_server):
     """A real server refusing the login: the message says what to check, and holds no password."""
     url = postgres_server.url("pulumi_state").replace(postgres_server.password, "Wr0ngPassw0rd")
