@@ -119,7 +119,9 @@ def stack_min_age(directory: Path, stack: str) -> tuple[timedelta, str]:
     total = MARGIN
     for name in TIMEOUT_KEYS:
         key = PROJECT_KEY_PREFIX + name
-        value = config.get(key, (declared.get(key) or {}).get("default", 0))
+        declaration = declared.get(key)  # `key: {type, default}`, or the short form `key: value`
+        default = declaration.get("default", 0) if isinstance(declaration, dict) else declaration or 0
+        value = config.get(key, default)
         try:
             total += timedelta(seconds=float(value))
         except (TypeError, ValueError) as error:

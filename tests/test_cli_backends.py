@@ -102,8 +102,8 @@ def creates(emulator) -> int:
 
 def test_two_checkouts_take_turns_on_the_lock(checkouts, emulator, shared_backend):
     """While one checkout's `up` runs, the other's `up`, `destroy` and `providers.unlock` are refused, naming the
-    run that holds the lock; that run deploys, once, and the other checkout sees it. Then a `destroy` running
-    holds off the other's `up`, and leaves nothing behind."""
+    run that holds the lock (a preview is not); that run deploys, once, and the other checkout sees it. Then a
+    `destroy` running holds off the other's `up`, and leaves nothing behind."""
     a, b = checkouts
     emulator.faults(latency_seconds=1)  # every API call takes a second: the first run holds the lock for several
     first = a.start("up", "--stack", "local", "--yes", "--skip-preview")
@@ -118,6 +118,8 @@ def test_two_checkouts_take_turns_on_the_lock(checkouts, emulator, shared_backen
     assert (f"Not unlocked: the run holding the lock is still going (pid {first.pid} on this host). `pulumi cancel` "
             "would not stop it") in unlock.stdout
     assert shared_backend.lock_keys(), "the refusal left the lock in place"
+    # A preview takes no lock, not even with --refresh (the CI's drift check needs no concurrency group).
+    assert LOCKED not in b.preview("--refresh", check=False).output
     assert shared_backend.secret not in unlock.output
 
     output, _ = first.communicate(timeout=180)
