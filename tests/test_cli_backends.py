@@ -7,7 +7,8 @@ emulator's call log of what reached the API, so no test waits on the CLI's outpu
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import re
 import time
 import uuid
@@ -21,6 +22,7 @@ from tests.pulumi_cli import PulumiProject, Result
 
 pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
+USER = pwd.getpwuid(os.getuid()).pw_name  # as the CLI records it (Go's user.Current), whatever $USER says
 LOCKED = ("error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
           "the lock file with `pulumi cancel`.")
 
@@ -87,7 +89,7 @@ def assert_refused_on_the_lock(result: Result, backend: SharedBackend, holder_pi
     assert result.code == 1, result.output
     assert LOCKED in result.output
     assert re.search(rf"  {backend.name}://\S*/\.pulumi/locks/organization/hf-endpoints/local/[0-9a-f-]{{36}}\.json"
-                     rf"\S*: created by {re.escape(getpass.getuser())}@{re.escape(this_host())} \(pid {holder_pid}\) "
+                     rf"\S*: created by {re.escape(USER)}@{re.escape(this_host())} \(pid {holder_pid}\) "
                      r"at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result.output), result.output
     assert backend.secret not in result.output
 
@@ -113,7 +115,7 @@ def test_two_checkouts_take_turns_on_the_lock(checkouts, emulator, shared_backen
     assert_refused_on_the_lock(b.destroy(check=False), shared_backend, first.pid)
     unlock = b.unlock(check=False)
     assert unlock.code == 1, unlock.output
-    assert (f"  {getpass.getuser()}@{this_host()} (pid {first.pid}) since " in unlock.stdout
+    assert (f"  {USER}@{this_host()} (pid {first.pid}) since " in unlock.stdout
             and ": still running on this host: " in unlock.stdout), unlock.stdout
     assert (f"Not unlocked: the run holding the lock is still going (pid {first.pid} on this host). `pulumi cancel` "
             "would not stop it") in unlock.stdout
