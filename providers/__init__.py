@@ -8,7 +8,9 @@ JSON both ways), `stack_config` (the stack config as a whole), `budget` (cost pe
 Then `client` (the only HTTP to the Endpoints API), `model_facts` (the only HTTP to the Hub, cached on disk),
 `preflight` (what check learns from the model's facts), `base` (what both providers share), `readiness` (waiting),
 `inference_endpoint` and `endpoints_ready` (the resources and their thin providers), `promote` and
-`stack_files` (dev -> prod promotion CLI); `python -m providers.fit` (where a model fits, what it costs).
+`stack_files` (dev -> prod promotion CLI); `python -m providers.fit` (where a model fits, what it costs);
+`state_locks` (a stack's locks in its backend), `lock_owner` (is a lock's run alive here) and
+`python -m providers.unlock` (unlock a stack whose run is over).
 """
 
 from providers.endpoints_ready import EndpointsReady, EndpointsReadyProvider

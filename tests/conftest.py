@@ -100,3 +100,34 @@ def hosts():
 
     with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05") as factory:
         yield factory
+
+
+def _state_server(name: str, start):
+    """A real state server for the shared-backend tests, started for the session and stopped after it. Missing,
+    it skips the tests that need it with one line saying how to get it; under CI it fails them."""
+    from tests.backend_servers import INSTALL_HINT, find_servers
+
+    found = find_servers().get(name)
+    if found is None:
+        message = f"no {name} for the shared-backend tests: {INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with start(found) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of Debian's package on a free loopback port, in a scratch directory."""
+    from tests.backend_servers import PostgresServer
+
+    yield from _state_server("postgres-bin", PostgresServer)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """versitygw serving a scratch folder over S3 on a free loopback port."""
+    from tests.backend_servers import S3Server
+
+    yield from _state_server("versitygw", S3Server)

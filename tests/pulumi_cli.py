@@ -67,14 +67,14 @@ class CommandFailed(AssertionError):
         self.result = result
 
 
-def cli_env(root: Path, bin_dir: Path) -> dict[str, str]:
-    """The environment of the CLI for a scratch project at `root`: its own Pulumi home and file backend
-    (`root/.state`), the passphrase, and nothing fetched from the network."""
+def cli_env(root: Path, bin_dir: Path, backend_url: str | None = None) -> dict[str, str]:
+    """The environment of the CLI for a scratch project at `root`: its own Pulumi home, its own file backend
+    (`root/.state`) unless `backend_url` names a shared one, the passphrase, and nothing fetched from the network."""
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", str(root)),
         "PULUMI_HOME": str(root / ".pulumi-home"),
-        "PULUMI_BACKEND_URL": f"file://{root / '.state'}",
+        "PULUMI_BACKEND_URL": backend_url or f"file://{root / '.state'}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -83,10 +83,14 @@ def cli_env(root: Path, bin_dir: Path) -> dict[str, str]:
 
 
 class PulumiProject:
-    """A scratch copy of the project with its own backend and Pulumi home; `run` is `pulumi <args>`."""
+    """A scratch copy of the project with its own Pulumi home and backend; `run` is `pulumi <args>`. Two copies
+    given one `backend_url` (and the `backend_env` that reaches it, e.g. S3 keys) are two checkouts of a team
+    sharing a stack's state."""
 
-    def __init__(self, root: Path, bin_dir: Path, emulator: Any, stack: str = "local"):
+    def __init__(self, root: Path, bin_dir: Path, emulator: Any, stack: str = "local", backend_url: str | None = None,
+                 backend_env: dict[str, str] | None = None):
         self.root, self.bin_dir, self.emulator, self.stack = root, bin_dir, emulator, stack
+        self.backend_url, self.backend_env = backend_url, backend_env or {}
         root.mkdir(parents=True, exist_ok=True)
         for name in PROJECT_FILES:
             source = REPO / name
@@ -98,12 +102,21 @@ class PulumiProject:
         self.backend = root / ".state"
         self.backend.mkdir()
         self.env = {
-            **cli_env(root, bin_dir),
+            **cli_env(root, bin_dir, backend_url),
+            **self.backend_env,
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_ENDPOINTS_POLL_SECONDS": "0.1",
             "HF_TOKEN": emulator.token,
             "HF_ENDPOINTS_CACHE": str(root / ".cache"),  # model facts: each project starts with none cached
         }
+
+    def teammate(self, root: Path) -> PulumiProject:
+        """Another checkout of the project on this one's stack and backend, with its stack file as committed
+        (encryption salt included), as a teammate's after `git pull`."""
+        other = PulumiProject(root, self.bin_dir, self.emulator, self.stack, self.backend_url, self.backend_env)
+        name = f"Pulumi.{self.stack}.yaml"
+        shutil.copy2(self.root / name, other.root / name)
+        return other
 
     # --- stack files -----------------------------------------------------------------------------------
 
@@ -156,6 +169,19 @@ class PulumiProject:
         if check and result.code != 0:
             raise CommandFailed(result)
         return result
+
+    def python_module(self, module: str, *args: str, check: bool = True, timeout: float = 120) -> Result:
+        """`venv/bin/python -m <module> <args>` in the checkout, with the CLI's environment (as a user runs our
+        commands beside `pulumi`)."""
+        done = subprocess.run([str(self.root / "venv" / "bin" / "python"), "-m", module, *args], cwd=self.root,
+                              env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = Result((module, *args), done.returncode, done.stdout, done.stderr)
+        if check and result.code != 0:
+            raise CommandFailed(result)
+        return result
+
+    def unlock(self, *args: str, check: bool = True) -> Result:
+        return self.python_module("providers.unlock", "--stack", self.stack, *args, check=check)
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """A command in the background, in its own process group (so a test can kill it and its plugins)."""

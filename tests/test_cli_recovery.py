@@ -10,10 +10,16 @@ pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
 
 
+def pending_operations(project) -> list[dict]:
+    """The operations `pulumi stack export` still holds as pending (interrupted)."""
+    return project.export()["deployment"].get("pending_operations") or []
+
+
 def test_killed_up_converges_with_the_readme_commands(project, emulator):
     """The create's POST landed, then the CLI was killed: the engine leaves the stack locked and the create
-    pending. The README's commands (`pulumi cancel`, then `pulumi up`) converge: one endpoint, the one the
-    killed run made, taken back with no flag; no duplicate, and destroy leaves nothing behind."""
+    pending. The README's commands (`python -m providers.unlock`, `pulumi refresh --clear-pending-creates`, then
+    `pulumi up`) converge: one endpoint, the one the killed run made, taken back with no flag; no duplicate, no
+    pending operation left in the state, and destroy leaves nothing behind."""
     project.edit_endpoint(NAME, paused=True)  # create = POST, then pause: the kill falls between the two
     emulator.faults(latency_seconds=2)
     process = project.start("up", "--stack", "local", "--yes", "--skip-preview")
@@ -38,15 +44,25 @@ def test_killed_up_converges_with_the_readme_commands(project, emulator):
     assert locked.code != 0
     assert "the stack is currently locked by 1 lock(s)" in locked.output
     assert "`pulumi cancel`" in locked.output
-    project.run("cancel", "--stack", "local", "--yes")
+    unlocked = project.unlock()
+    assert "Running `pulumi cancel --stack local --yes`." in unlocked.stdout
+    assert f"{NAME} (interrupted while creating)" in unlocked.stdout
+    assert "pulumi refresh --clear-pending-creates --stack local --yes" in unlocked.stdout
+    # A plain refresh keeps the pending create, whatever the CLI's warning suggests; --clear-pending-creates drops it.
+    project.refresh()
+    assert [op["type"] for op in pending_operations(project)] == ["creating"]
+    project.refresh("--clear-pending-creates")
+    assert pending_operations(project) == []
     emulator.clear_calls()
     recovered = project.up()
-    assert "interrupted while creating" in recovered.output
+    assert "interrupted while creating" not in recovered.output
+    assert "taking back the endpoint this stack created before an interrupted run" in recovered.output
     assert [(c["method"], c["path"]) for c in emulator.calls() if c["method"] == "POST"
             and c["path"] == "/v2/endpoint/local"] == [("POST", "/v2/endpoint/local")]  # answered 409: no duplicate
     (live,) = emulator.endpoints("local")
     assert live["status"]["state"] == "paused"
     assert [r["id"] for r in project.resources()] == [f"local/{NAME}"]
+    assert pending_operations(project) == []
     project.preview("--expect-no-changes")
     project.destroy()
     assert emulator.endpoints("local") == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,12 @@ import pytest
 
 from emulator.hub import builtin_sha
 from emulator.process import EmulatorProcess
+from tests.backend_servers import free_port
 from tests.conftest import EMULATOR_FAST_ARGS
 from tests.pulumi_cli import REPO, PulumiProject
 
 pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_path, pulumi_bin):
