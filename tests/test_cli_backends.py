@@ -62,6 +62,7 @@ def checkouts(tmp_path, pulumi_bin, emulator, shared_backend):
     a = PulumiProject(tmp_path / "a", pulumi_bin, emulator, backend_url=shared_backend.url,
                       backend_env=shared_backend.env)
     a.point_at_emulator()
+    a.only_endpoints(NAME)
     a.edit_endpoint(NAME, paused=True)
     a.init()
     b = a.teammate(tmp_path / "b")
