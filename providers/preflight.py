@@ -24,21 +24,11 @@ from providers import catalog, engines, fit, model_facts
 from providers.engines.base import EMBED, Engine, Problem, ServingSpec
 from providers.model_facts import FactsUnavailable, HubSettings, UnknownRevision
 from providers.validation import Checked, Failure
-from providers.values import is_unknown, show
+from providers.values import has_unknown, show
 
 # The inputs the facts-based checks depend on: any of them unknown, and the check waits for `up`.
 RELEVANT_KEYS = ("repository", "revision", "accelerator", "vendor", "region", "instance_type", "instance_size",
                  "env", "custom_image", "engine", "task", "args", "smoke_test")
-
-
-def _has_unknown(value: Any) -> bool:
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_unknown(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(item) for item in value)
-    return False
 
 
 def _memory_gb(compute: catalog.Compute | None, accelerator: str | None) -> float | None:
@@ -53,7 +43,7 @@ def _memory_gb(compute: catalog.Compute | None, accelerator: str | None) -> floa
 def with_model_facts(checked: Checked, hub: HubSettings) -> Checked:
     """`checked` plus what the model's facts say: failures, warnings, and the capacity note."""
     inputs = checked.inputs
-    if checked.failures or any(_has_unknown(inputs.get(key)) for key in RELEVANT_KEYS):
+    if checked.failures or any(has_unknown(inputs.get(key)) for key in RELEVANT_KEYS):
         return checked
     engine, spec = engines.serving_engine(inputs), engines.serving_spec(inputs)
     label = f"endpoints.{inputs['name']}"

@@ -32,7 +32,7 @@ from providers import catalog, engines
 from providers.engines.base import EMBED, GENERATE, PROTOCOLS, report, validate_settings
 from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
 from providers.image_reference import parse_image_reference
-from providers.values import is_number, is_unknown, show
+from providers.values import has_unknown, is_number, is_unknown, show
 
 ENDPOINT_TYPES = ("public", "authenticated", "private")
 ACCELERATORS = ("cpu", "gpu", "neuron")
@@ -481,16 +481,6 @@ def _chosen_compute(out: Mapping[str, Any]) -> catalog.Compute | None:
     return catalog.find_compute(*placement) if all(isinstance(p, str) for p in placement) else None
 
 
-def _has_unknown(value: Any) -> bool:
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_unknown(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(item) for item in value)
-    return False
-
-
 SERVING_KEYS = ("engine", "custom_image", "env", "task", "accelerator", "instance_type", "instance_size", "args",
                 "smoke_test")
 
@@ -501,7 +491,7 @@ def _serving(v: _Validator, known: Mapping[str, Any]) -> None:
     _engine_block(v, known)
     out = v.out
     if any(key in known and out.get(key) is None for key in ("engine", "custom_image", "env", "smoke_test")) or any(
-            _has_unknown(out.get(key)) or is_unknown(v.raw.get(key)) for key in SERVING_KEYS):
+            has_unknown(out.get(key)) or is_unknown(v.raw.get(key)) for key in SERVING_KEYS):
         return  # reported already, or not known until apply
     engine, spec = engines.serving_engine(out), engines.serving_spec(out)
     report(v, engine.check(spec), v.failed)

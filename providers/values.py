@@ -26,6 +26,17 @@ def is_unknown(value: Any) -> bool:
     return type(value).__name__ == "Unknown" or value == UNKNOWN_SENTINEL
 
 
+def has_unknown(value: Any) -> bool:
+    """Whether a value, or anything inside it, is not known until apply."""
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_unknown(item) for item in value)
+    return False
+
+
 def _as_written(value: Any) -> Any:
     """Engine floats back to the integers the user wrote (`5.0` -> `5`), recursively."""
     if isinstance(value, float) and value.is_integer():

@@ -255,9 +255,9 @@ def engine_spec(repository: str, instance: str, engine: dict, **changes: object)
      [], [], []),
     (engine_spec(GGUF, "intel-spr/x4", {"llamacpp": {"variant": "*Q8_0.gguf", "ctx_size": 4096}}, accelerator="cpu"),
      [("instance_type", f'endpoints.llm.instance_type: "intel-spr/x4" has 8 GB of RAM but {GGUF} needs about 9.2 GB '
-                        "(weights 8.5 GB + KV cache 0.5 GB for 4096 tokens + compute buffer 0.1 GB); no context length "
-                        "fits (the weights and activations alone take more than it may use); use intel-spr/x8 (16 GB "
-                        "of RAM, $0.27/h), the cheapest in aws/us-east-1 that fits")], [], []),
+                        "(weights 8.5 GB + KV cache 0.5 GB for 4096 tokens + compute buffer 0.1 GB); no context "
+                        "length fits (the weights and activations alone take more than it may use); use intel-spr/x8 "
+                        "(16 GB of RAM, $0.27/h), the cheapest in aws/us-east-1 that fits")], [], []),
 ], ids=["vllm-tp4-on-4xl4-capacity", "vllm-tp-must-divide-heads", "vllm-70b-on-a10g-no-context-fits",
         "vllm-8b-full-context-on-l4", "vllm-8b-8k-on-l4", "llamacpp-two-gguf-files", "llamacpp-variant-matches-none",
         "llamacpp-q4-on-l4", "tei-on-cpu-over-its-ram", "tei-on-cpu-fits", "llamacpp-q8-on-cpu-over-its-ram"])

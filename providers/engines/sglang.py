@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
-from typing import Any
 
-from providers.engines.base import CHAT, COMPLETIONS, Engine, EngineField, Problem, ServingSpec, SmokeLimits
-from providers.engines.vllm import heads_problems, multi_gpu_problems, parallel_sizes
+from providers.engines.base import CHAT, COMPLETIONS, EngineField, ServingSpec, SmokeLimits
+from providers.engines.vllm import TensorParallelEngine, parallel_sizes
 from providers.fit import (
     CUDA_CONTEXT_BYTES,
     Estimate,
@@ -70,8 +68,9 @@ def mem_fraction_static(spec: ServingSpec, tp: int, gpu_gb: float) -> float:
     return round((gpu_mib - reserved) / gpu_mib, 3)
 
 
-class Sglang(Engine):
+class Sglang(TensorParallelEngine):
     name = "sglang"
+    data_parallel = False  # huggingface_hub sends dataParallelSize for vLLM only
     variant = "sGLang"
     title = "SGLang"
     default_image = "lmsysorg/sglang:v0.5.23"  # the release whose memory sizing is modelled here
@@ -84,18 +83,6 @@ class Sglang(Engine):
                     "huggingface_hub 2.4.0 _inference_endpoints.py _TENSOR_PARALLEL_IMAGE_KEYS",
                     fix="e.g. 4, the instance's GPUs"),
     )
-
-    def check(self, spec: ServingSpec) -> list[Problem]:
-        return multi_gpu_problems(self, spec, data_parallel=False)
-
-    def check_facts(self, spec: ServingSpec, facts: ModelFacts) -> list[Problem]:
-        return heads_problems(self, spec, facts)
-
-    def on(self, spec: ServingSpec, compute: Any) -> ServingSpec:
-        if spec.compute == compute:
-            return spec
-        return replace(spec, compute=compute,
-                       settings={**spec.settings, "tensor_parallel_size": compute.num_accelerators})
 
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
         if num_gpus < 1:

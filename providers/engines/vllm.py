@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from providers.engines.base import CHAT, COMPLETIONS, Engine, EngineField, Problem, ServingSpec, SmokeLimits
 from providers.fit import (
@@ -149,7 +149,28 @@ def max_model_len(spec: ServingSpec, facts: ModelFacts | None) -> int | None:
     return context_length(facts.config) if facts is not None else None
 
 
-class Vllm(Engine):
+class TensorParallelEngine(Engine):
+    """vLLM and SGLang: the GPU-count and heads rules, and the ranking's assumption that a model is split over all
+    of an instance's GPUs."""
+
+    data_parallel: ClassVar[bool] = True
+
+    def check(self, spec: ServingSpec) -> list[Problem]:
+        return multi_gpu_problems(self, spec, data_parallel=self.data_parallel)
+
+    def check_facts(self, spec: ServingSpec, facts: ModelFacts) -> list[Problem]:
+        return heads_problems(self, spec, facts)
+
+    def on(self, spec: ServingSpec, compute: Any) -> ServingSpec:
+        if spec.compute == compute:
+            return spec
+        settings = {**spec.settings, "tensor_parallel_size": compute.num_accelerators}
+        if self.data_parallel:
+            settings["data_parallel_size"] = None
+        return replace(spec, compute=compute, settings=settings)
+
+
+class Vllm(TensorParallelEngine):
     name = "vllm"
     variant = "vLLM"
     title = "vLLM"
@@ -165,18 +186,6 @@ class Vllm(Engine):
         EngineField("max_num_batched_tokens", "maxNumBatchedTokens", "count", _TF, fix="e.g. 8192"),
         EngineField("kv_cache_dtype", "kvCacheDtype", "choice", _TF, choices=KV_CACHE_DTYPES),
     )
-
-    def check(self, spec: ServingSpec) -> list[Problem]:
-        return multi_gpu_problems(self, spec, data_parallel=True)
-
-    def check_facts(self, spec: ServingSpec, facts: ModelFacts) -> list[Problem]:
-        return heads_problems(self, spec, facts)
-
-    def on(self, spec: ServingSpec, compute: Any) -> ServingSpec:
-        if spec.compute == compute:
-            return spec
-        settings = {**spec.settings, "tensor_parallel_size": compute.num_accelerators, "data_parallel_size": None}
-        return replace(spec, compute=compute, settings=settings)
 
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
         if num_gpus < 1:
