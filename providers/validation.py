@@ -467,6 +467,9 @@ def _engine_block(v: _Validator, known: Mapping[str, Any]) -> None:
         v.fail(f"engine.{name}", settings, "is not an engine", f"did you mean `{close}`?" if close else
                f"use one of {', '.join(engines.DECLARABLE)}")
         return
+    if is_unknown(settings):
+        v.out["engine"] = {engine.name: settings}  # judged once known
+        return
     if engine is engines.CUSTOM:
         v.out["custom_image"] = _custom_image(v, "engine.custom", settings)
         return

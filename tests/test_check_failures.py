@@ -217,7 +217,12 @@ def test_invalid_spec_fails_check_naming_the_key(host, emulator, change, key, re
     {"env": {"MAX_INPUT_LENGTH": UNKNOWN, "MAX_TOTAL_TOKENS": 2048}},
     {"custom_image": {"url": UNKNOWN, "health_route": "/health", "port": 80}},
     {"secrets": {"API_KEY": UNKNOWN}},
-], ids=["min", "max", "both-and-scale-to-zero", "hardware", "env-value", "image-url", "secret-value"])
+    {"custom_image": None, "engine": {"vllm": {"url": UNKNOWN, "max_num_seqs": 8}}},
+    {"custom_image": None, "engine": {"vllm": UNKNOWN}},
+    {"custom_image": None, "engine": {"vllm": {"max_num_seqs": UNKNOWN}}, "instance_size": "x4",
+     "instance_type": "nvidia-l4"},
+], ids=["min", "max", "both-and-scale-to-zero", "hardware", "env-value", "image-url", "secret-value",
+        "engine-url", "engine-settings", "engine-field"])
 def test_preview_unknowns_pass_check_and_diff(host, emulator, unknowns):
     """During preview an input may be another resource's output, sent as the engine's unknown: check and diff
     must not crash (an unknown min/max replica used to raise TypeError) and judge it once it is known."""
