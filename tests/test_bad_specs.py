@@ -15,7 +15,7 @@ import pytest
 
 from providers.stack_files import load_stack, to_plain
 from tests import shared_files
-from tests.bad_specs import CORRECTIONS, TABLE_PATH, change_of, load_table, run_case
+from tests.bad_specs import CORRECTIONS, SECOND_REVIEW, TABLE_PATH, change_of, load_table, run_case
 from tests.harness import program
 from tests.harness.engine import State
 from tests.test_inference_endpoint import start_host
@@ -28,7 +28,8 @@ TABLE = load_table()
 
 
 def endpoint_cases() -> list[Any]:
-    return [pytest.param(change_of(case), case["key"], id=case["id"]) for case in TABLE["cases"]]
+    """The review's cases, then the second review's (issue 16)."""
+    return [pytest.param(change_of(case), case["key"], id=case["id"]) for case in [*TABLE["cases"], *SECOND_REVIEW]]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,7 @@ def test_bad_endpoint_spec_is_refused_naming_its_key(host, emulator, change, key
     assert outcome.rejected, "accepted"
     assert outcome.names(key), outcome.messages
     assert outcome.leaks(host.log_lines()[before:]) == []
+    assert not outcome.raw_control_characters(), outcome.messages
     assert emulator.calls() == []
 
 
