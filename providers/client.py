@@ -15,6 +15,7 @@ header value b'Bearer hf_...\\n'", token included); no repr shows it; `scrub` re
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -164,12 +165,14 @@ class EndpointsClient:
         self.sleep(seconds)
 
     def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
-        if retry_after:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_delay * 6)
-            except ValueError:
-                pass
+        """The wait before attempt `attempt + 1`: exponential backoff with jitter, or the server's `Retry-After`
+        seconds kept between the backoff's floor and 6 x its longest wait (a `0` must not make a deadline-bound delete
+        spin). A `Retry-After` that is no finite, non-negative number (`nan`, `inf`, `-1`, an HTTP date) is ignored:
+        `nan` once made the wait NaN (a ValueError from sleep) or, under a deadline, 0 s."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        asked = _seconds_of(retry_after)
+        if asked is not None:
+            return min(max(asked, ceiling / 2), self.max_delay * 6)
         return random.uniform(ceiling / 2, ceiling)  # jitter, so parallel callers spread out
 
     def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = (),
@@ -265,6 +268,15 @@ class EndpointsClient:
         hf_raise_for_status(response)
         data = response.json()
         return (data[0] if isinstance(data, list) else data).get("generated_text", "")
+
+
+def _seconds_of(retry_after: str | None) -> float | None:
+    """`Retry-After` as a finite, non-negative number of seconds, else None."""
+    try:
+        seconds = float(retry_after or "")
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _server_message(response: httpx2.Response) -> str:
