@@ -100,9 +100,9 @@ def test_a_delete_under_a_deadline_never_spins(stub, retry_after, most):
     assert set(stub.methods) == {"DELETE"}
 
 
+MIN_OVER_MAX = {"compute": {"scaling": {"minReplica": 3, "maxReplica": 1}}}
 FOUR_XX = [
-    ("400", lambda client: client.update("local", "c4xx", {"compute": {"scaling": {"minReplica": 3, "maxReplica": 1}}}),
-     "PUT", "/v2/endpoint/local/c4xx", 400),
+    ("400", lambda client: client.update("local", "c4xx", MIN_OVER_MAX), "PUT", "/v2/endpoint/local/c4xx", 400),
     ("401", lambda client: client.list("someone-else"), "GET", "/v2/endpoint/someone-else", 401),
     ("404", lambda client: client.update("local", "missing", {"tags": []}), "PUT", "/v2/endpoint/local/missing", 404),
     ("422", lambda client: client.update("local", "c4xx", {"compute": {"scaling": {"maxReplica": "many"}}}),
