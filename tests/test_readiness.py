@@ -11,9 +11,11 @@ from tests.fake_clock import FakeClock
 class ScriptedClient:
     """Each namespace's list answers follow a script of {name: state} per tick (the last one repeats)."""
 
-    def __init__(self, script: dict[str, list[dict[str, str]]], health: int = 200, reply: str = "positive",
-                 log: str | Exception = ""):
-        self.script, self.health_code, self.reply, self.log = script, health, reply, log
+    def __init__(self, script: dict[str, list[dict[str, str]]], health: int | list[int] = 200,
+                 reply: str = "positive", log: str | Exception = ""):
+        """`health`: the health route's status, or one per probe (the last one repeats)."""
+        self.script, self.reply, self.log = script, reply, log
+        self.health_codes = health if isinstance(health, list) else [health]
         self.calls: list[tuple[str, str]] = []
         self.ticks: dict[str, int] = {}
 
@@ -28,8 +30,9 @@ class ScriptedClient:
                 for name, state in states.items()]
 
     def health(self, url: str, route: str, *, authenticated: bool) -> int:
+        probes = sum(1 for call in self.calls if call[0] == "health")
         self.calls.append(("health", url))
-        return self.health_code
+        return self.health_codes[min(probes, len(self.health_codes) - 1)]
 
     def generate(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
         self.calls.append(("generate", url))
@@ -111,6 +114,23 @@ def test_unhealthy_running_endpoint_is_polled_again():
     with pytest.raises(EndpointNotReadyError, match="timed out"):
         run(client, [Target("ns", "x")], timeout=3)
     assert [c[0] for c in client.calls].count("health") == 4
+
+
+@pytest.mark.parametrize(("code", "shown"), [
+    (404, "404"), (401, "401"), (204, "204"), (301, "301"), (499, "499"), (503, "503"), (0, "no connection"),
+], ids=["404", "401", "204", "301", "499", "503", "no-connection"])
+def test_only_a_200_from_the_health_route_is_healthy(code, shown):
+    """A running endpoint whose health route answers anything but 200 is probed again on the next tick (accepting
+    every status below 500 passed the whole suite before)."""
+    client = ScriptedClient({"ns": [{"x": "running"}]}, health=[code, 200])
+    finals, lines, clock = run(client, [Target("ns", "x")])
+    assert lines == [
+        "ns/x: running (replicas 1/1, 0s elapsed)",
+        f"ns/x: running, health route /health answered {shown}",
+        "ns/x: ready (health route answered 200) after 1.0s",
+    ]
+    assert [c[0] for c in client.calls] == ["list", "health", "list", "health"]
+    assert clock.now == 1.0
 
 
 TGI_LOG = "\n".join([
