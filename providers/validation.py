@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers import catalog, tgi_env
+from providers import catalog, reply_pattern, tgi_env
 from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
 from providers.image_reference import parse_image_reference
 from providers.values import is_number, is_unknown, show
@@ -398,12 +398,10 @@ def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
     if not is_unknown(prompt):
         prompt = v.string("smoke_test.prompt", prompt, "give a prompt the model must answer")
     expect = smoke.get("expect", r"\S")
-    if not is_unknown(expect):
-        try:
-            re.compile(expect)
-        except (re.error, TypeError) as error:
-            v.fail("smoke_test.expect", expect, f"is not a regular expression ({error})", "fix the pattern")
-            ok = False
+    if not is_unknown(expect) and (problem := reply_pattern.problem(expect)) is not None:
+        v.fail("smoke_test.expect", expect, f"is not a regular expression the smoke test can run: {problem}",
+               "fix the pattern; lookaround and backreferences are not supported (the match must take linear time)")
+        ok = False
     tokens = smoke.get("max_new_tokens", 20)
     if not is_unknown(tokens):
         tokens = v.integer("smoke_test.max_new_tokens", tokens, 1, 4096, "e.g. 20")

@@ -91,6 +91,13 @@ INVALID = [
      f"{E}.smoke_test.prompt: missing is not a non-empty string; give a prompt the model must answer"),
     ("smoke-bad-regex", {"smoke_test": {"prompt": "hi", "expect": "(unclosed"}}, "smoke_test",
      f'{E}.smoke_test.expect: "(unclosed" is not a regular expression'),
+    ("smoke-lookahead", {"smoke_test": {"prompt": "hi", "expect": "(?=pos)pos"}}, "smoke_test",
+     f'{E}.smoke_test.expect: "(?=pos)pos" is not a regular expression the smoke test can run: invalid perl operator: '
+     "(?= (RE2 syntax); fix the pattern; lookaround and backreferences are not supported (the match must take "
+     "linear time)"),
+    ("smoke-backreference", {"smoke_test": {"prompt": "hi", "expect": "(a)\\1"}}, "smoke_test",
+     f'{E}.smoke_test.expect: "(a)\\\\1" is not a regular expression the smoke test can run: invalid escape '
+     "sequence: \\1 (RE2 syntax);"),
     ("smoke-tokens", {"smoke_test": {"prompt": "hi", "max_new_tokens": 0}}, "smoke_test",
      f"{E}.smoke_test.max_new_tokens: 0 is out of range (must be between 1 and 4096)"),
     ("revision-empty", {"revision": " "}, "revision", f'{E}.revision: " " is not a non-empty string; use a'),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.readiness import EndpointNotReadyError, Target, wait_until_ready
+from providers.readiness import EndpointNotReadyError, Target, smoke_test_passes, wait_until_ready
 from tests.fake_clock import FakeClock
 
 
@@ -131,6 +131,34 @@ def test_only_a_200_from_the_health_route_is_healthy(code, shown):
     ]
     assert [c[0] for c in client.calls] == ["list", "health", "list", "health"]
     assert clock.now == 1.0
+
+
+@pytest.mark.timeout(20, method="thread")  # `re` took 18.8 s for 30 characters (41: hours), holding the GIL
+@pytest.mark.parametrize(("expect", "reply"), [
+    ("^(a+)+$", "a" * 40 + "!"), ("(a|aa)+$", "a" * 40 + "!"), ("^(a|a?)+$", "a" * 40 + "!"),
+    ("(x+x+)+y", "x" * 40),
+], ids=["nested-plus", "alternation", "optional-alternation", "double-plus"])
+def test_a_pattern_that_backtracks_cannot_outlive_the_deadline(expect, reply):
+    """The match runs in linear time (RE2): the reply does not match and the smoke test fails at once."""
+    target = Target("ns", "x", smoke_test={"prompt": "hi", "expect": expect})
+    with pytest.raises(EndpointNotReadyError, match="smoke test failed: the reply") as failure:
+        run(ScriptedClient({"ns": [{"x": "running"}]}, reply=reply), [target], timeout=10)
+    assert f"does not match expect {expect!r} (endpoints.x.smoke_test)" in str(failure.value)
+
+
+@pytest.mark.parametrize(("expect", "reply", "passes"), [
+    ("(?i)positive|negative|neutral", "The sentiment is Positive.", True),
+    ("(?i)positive|negative|neutral", "I cannot tell.", False),
+    ("^negative$", "negative", True),
+    ("^negative$", "not negative", False),
+    ("\\S", "  x ", True),
+    ("\\S", " \n\t", False),
+    ("(?i)إيجابي", "الجملة إيجابية", True),
+    ("\\pL+", "مرحبا", True),
+], ids=["any-of-three", "none-of-three", "anchored", "anchored-mismatch", "non-space", "only-spaces", "arabic",
+        "letters-in-any-script"])
+def test_the_smoke_test_matches_like_re_search(expect, reply, passes):
+    assert smoke_test_passes(expect, reply) is passes
 
 
 TGI_LOG = "\n".join([
