@@ -124,6 +124,7 @@ def test_only_a_200_from_the_health_route_is_healthy(code, shown):
     every status below 500 passed the whole suite before)."""
     client = ScriptedClient({"ns": [{"x": "running"}]}, health=[code, 200])
     finals, lines, clock = run(client, [Target("ns", "x")])
+    assert finals["ns/x"]["status"]["state"] == "running"
     assert lines == [
         "ns/x: running (replicas 1/1, 0s elapsed)",
         f"ns/x: running, health route /health answered {shown}",
