@@ -4,7 +4,9 @@ Why here and not in `check`: some mistakes exist only in the YAML the program re
 values before `check` (`secrets: {API_KEY: }` would deploy without the secret), a typo in `hf-endpoints:defaults`
 would reach `check` merged into every endpoint (and be named there as `endpoints.<name>.<typo>`), and a mistyped
 setting (`hf-endpoints:endpoint`) reaches no resource at all. `read` refuses all of these before anything is
-registered, with one line per problem: `<config key>: <value> <problem>; <fix>` (secret values redacted).
+registered, with one line per problem: `<config key>: <value> <problem>; <fix>` (secret values redacted, key paths
+escaped: a key is user input too). Keys that are never inputs (outputs such as `state`, Pulumi's `__` keys) are
+refused here: `__provider` would replace the pickled provider and crash the host before `check` could say a word.
 
 No I/O: `__main__.py` hands in the raw config (keys `hf-endpoints:<key>`, values as text, structured ones as JSON
 text, as the engine passes them).
@@ -22,8 +24,8 @@ from typing import Any
 from providers.budget import check_budget
 from providers.fields import INPUT_KEYS
 from providers.stack_files import PINNED_REVISION_RE
-from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, unknown_key_fix
-from providers.values import show
+from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, not_an_input, unknown_key_fix
+from providers.values import show, show_key
 
 PREFIX = "hf-endpoints:"
 SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTimeoutSeconds", "deleteTimeoutSeconds",
@@ -105,14 +107,14 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
         problems.extend(_mapping_problems("defaults", defaults))
         for key in defaults:
             if key not in INPUT_KEYS:
-                problems.append(f"{PREFIX}defaults.{key}: {show(defaults[key], str(key))} is not an endpoint key; "
-                                f"{unknown_key_fix(str(key))}")
+                problems.append(f"{PREFIX}defaults.{show_key(key)}: {show(defaults[key], str(key))} is not an "
+                                f"endpoint key; {unknown_key_fix(str(key))}")
     if not isinstance(endpoints, Mapping):
         problems.append(f"{PREFIX}endpoints: {show(endpoints)} is not a mapping; {ENDPOINTS_FIX}")
         endpoints = {}
     result = {}
     for name, mapping in endpoints.items():
-        where = f"endpoints.{name}"
+        where = f"endpoints.{show_key(name)}"
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             problems.append(f"{PREFIX}{where}: {show(name)} is not a valid endpoint name; use at most 32 lowercase "
                             "letters, digits and '-', starting and ending with a letter or digit")
@@ -121,6 +123,8 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
                             "(repository, instance_type, ...)")
             continue
         problems.extend(_mapping_problems(where, mapping))
+        problems.extend(f"{PREFIX}{where}.{show_key(key)}: {show(mapping[key], str(key))} {refusal[0]}; {refusal[1]}"
+                        for key in mapping if (refusal := not_an_input(str(key))) is not None)
         inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
         revision = inputs.get("revision")
         if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
@@ -151,7 +155,7 @@ def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
                 f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
                 for key in SET_BY_THE_PROGRAM if key in mapping]
     for key, value in mapping.items():
-        problems.extend(_nulls(f"{where}.{key}", value))
+        problems.extend(_nulls(f"{where}.{show_key(key)}", value))
     return problems
 
 
@@ -161,7 +165,7 @@ def _nulls(path: str, value: Any) -> list[str]:
              ((f"[{index}]", item) for index, item in enumerate(value)) if isinstance(value, list) else ())
     problems = []
     for key, item in items:
-        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}"
+        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{show_key(key)}"
         if item is None:
             secret = "secrets" in inner.split(".")[:-1]
             fix = (f"set it with `pulumi config set --secret --path '{PREFIX}{inner}' <value>`, or remove the line"
@@ -175,7 +179,7 @@ def _nulls(path: str, value: Any) -> list[str]:
 def _unknown_setting(key: str) -> str:
     close = difflib.get_close_matches(key, SETTINGS, n=1, cutoff=0.6)
     fix = f"did you mean `{PREFIX}{close[0]}`?" if close else f"remove it (settings: {', '.join(SETTINGS)})"
-    return f"{PREFIX}{key} is not a setting of hf-endpoints; {fix}"
+    return f"{PREFIX}{show_key(key)} is not a setting of hf-endpoints; {fix}"
 
 
 def _decoded(value: Any) -> Any:

@@ -145,3 +145,35 @@ def test_require_pinned_revision_accepts_a_commit_also_from_defaults():
 def test_every_problem_is_reported_at_once():
     assert len(problems(config(namespace="", readyTimeoutSeconds="0", endpoints={"Jais": {**JAIS, "env": {"X": None}}},
                                defaults={"regoin": "x"}))) == 5
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"endpoints": {"jais": {**JAIS, "__provider": "x"}}},
+     ['hf-endpoints:endpoints.jais.__provider: "x" is not a known key; remove it (keys starting with `__` are '
+      "Pulumi's own)"]),
+    ({"endpoints": {"jais": {**JAIS, "__proto__": {"polluted": True}}}},
+     ['hf-endpoints:endpoints.jais.__proto__: {"polluted": true} is not a known key; remove it (keys starting with '
+      "`__` are Pulumi's own)"]),
+    ({"endpoints": {"jais": {**JAIS, "state": "running"}}},
+     ['hf-endpoints:endpoints.jais.state: "running" is an output of the endpoint, not an input; remove it (the API '
+      "sets it; read it with `pulumi stack output`)"]),
+    ({"endpoints": {"jais": {**JAIS, "url": "http://evil.example/"}}},
+     ['hf-endpoints:endpoints.jais.url: "http://evil.example/" is an output of the endpoint, not an input; remove it '
+      "(the API sets it; read it with `pulumi stack output`)"]),
+    ({"endpoints": {"ja\x1bis": JAIS}},
+     ['hf-endpoints:endpoints.ja\\u001bis: "ja\\u001bis" is not a valid endpoint name; use at most 32 lowercase '
+      "letters, digits and '-', starting and ending with a letter or digit"]),
+    ({"ready\x1bTimeoutSeconds": "5"},
+     ["hf-endpoints:ready\\u001bTimeoutSeconds is not a setting of hf-endpoints; did you mean "
+      "`hf-endpoints:readyTimeoutSeconds`?"]),
+    ({"defaults": {**DEFAULTS, "min\x1breplica": 1}},
+     ["hf-endpoints:defaults.min\\u001breplica: 1 is not an endpoint key; did you mean `min_replica`?"]),
+    ({"endpoints": {"jais": {**JAIS, "env": {"A\x1bB": None}}}},
+     ["hf-endpoints:endpoints.jais.env.A\\u001bB: null has no value, and Pulumi drops it before check (the endpoint "
+      'would deploy without it); give it a value (an empty string is "") or remove the line']),
+], ids=["dunder-provider", "dunder-proto", "output-state", "output-url", "escape-in-endpoint-name",
+        "escape-in-setting", "escape-in-defaults-key", "escape-in-env-name"])
+def test_keys_that_are_no_inputs_and_raw_key_paths_are_refused_by_the_program(settings, expected):
+    """Issue 16: `__provider: x` crashed the provider host with a traceback, outputs given as input were ignored, and a
+    key's ESC byte reached the terminal raw. The program refuses them before anything is registered."""
+    assert problems(config(**settings)) == expected
