@@ -17,7 +17,6 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, UpdateResult
 
 from providers.base import ConfiguredProvider
-from providers.failure_logs import secret_values
 from providers.readiness import Target, wait_until_ready
 from providers.values import is_unknown, show
 
@@ -89,7 +88,7 @@ class EndpointsReadyProvider(ConfiguredProvider):
             settings = self.settings()
             finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
                                       timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds),
-                                      secrets=secret_values(getattr(self, "_config", {}), settings.token))
+                                      secrets=self.secret_values())
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),

@@ -47,7 +47,7 @@ SECRET_WORDS = frozenset({
 })
 _WORD_BOUNDARY = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # Strings shaped like a Hugging Face token or a vendor API key are secrets wherever they appear.
-TOKEN_SHAPED = re.compile(r"hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}")
+TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\bsk-[A-Za-z0-9_-]{16,}")
 
 
 def is_secret_key(key: Any) -> bool:

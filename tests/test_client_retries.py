@@ -5,15 +5,14 @@ own answers, a one-route stub for the `Retry-After` values no real server should
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
 from providers.client import EndpointsClient, Settings
 from tests.fake_clock import FakeClock
+from tests.stub_server import Answer, stub_server
 from tests.test_emulator_api import body
 
 CAP = 60.0  # 6 x the client's longest backoff (10 s)
@@ -33,38 +32,11 @@ class CountingClock(FakeClock):
         super().sleep(seconds)
 
 
-class RateLimited(BaseHTTPRequestHandler):
-    """Every request answers 429 with the server's `Retry-After` text."""
-
-    retry_after = "1"
-    methods: list[str] = []
-
-    def _answer(self) -> None:
-        self.methods.append(self.command)
-        body = b'{"error":"Too many requests, retry later"}'
-        self.send_response(429)
-        self.send_header("Retry-After", self.retry_after)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def stub() -> Iterator[type[RateLimited]]:
-    handler = type("Handler", (RateLimited,), {"methods": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    handler.url = f"http://127.0.0.1:{server.server_address[1]}/v2"  # type: ignore[attr-defined]
-    yield handler
-    server.shutdown()
-    server.server_close()
+def stub() -> Iterator[Answer]:
+    """Every request answers 429 with the `Retry-After` text a test sets."""
+    with stub_server(Answer(429, '{"error":"Too many requests, retry later"}', {"Retry-After": "1"})) as answer:
+        yield answer
 
 
 def client_of(url: str, clock: CountingClock) -> EndpointsClient:
@@ -77,7 +49,7 @@ HOSTILE_RETRY_AFTER = ["nan", "NaN", "inf", "-inf", "-1", "1e308", "0", "Wed, 21
 @pytest.mark.parametrize("retry_after", HOSTILE_RETRY_AFTER, ids=[v or "empty" for v in HOSTILE_RETRY_AFTER])
 def test_a_hostile_retry_after_waits_within_the_backoffs_bounds(stub, retry_after):
     """`Retry-After: nan` made the wait NaN: `time.sleep` raised `ValueError: Invalid value NaN`."""
-    stub.retry_after = retry_after
+    stub.headers["Retry-After"] = retry_after
     clock = CountingClock()
     with pytest.raises(HfHubHTTPError) as failure:
         client_of(stub.url, clock).get("local", "jais")
@@ -92,7 +64,7 @@ def test_a_hostile_retry_after_waits_within_the_backoffs_bounds(stub, retry_afte
 def test_a_delete_under_a_deadline_never_spins(stub, retry_after, most):
     """With a deadline (delete), `Retry-After: nan` made every wait 0 s: 2,743 DELETEs in 3 s. The backoff doubles
     from 0.1-0.2 s, so 3 s hold at most 6 attempts; `Retry-After: 1` 4; a huge value is cut at the deadline."""
-    stub.retry_after = retry_after
+    stub.headers["Retry-After"] = retry_after
     clock = CountingClock()
     with pytest.raises(HfHubHTTPError):
         client_of(stub.url, clock).delete("local", "jais", deadline=3.0)
