@@ -15,11 +15,14 @@ from providers.stack_config import StackConfigError, read
 # Every key of the stack's config, so that a mistyped `hf-endpoints:` setting is reported too (pulumi.Config can
 # only look up keys it is asked for). The engine passes config in PULUMI_CONFIG or sets it explicitly.
 raw_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+secret_keys = {key for key in raw_config if runtime_config.is_config_secret(key)}
 try:
-    stack = read(raw_config)
+    stack = read(raw_config, {*runtime_config.get_config_secret_keys_env(), *secret_keys})
 except StackConfigError as error:
     # A RunError is shown without a traceback; nothing has been registered yet, so nothing changes.
     raise pulumi.RunError(f"the stack config has {len(error.problems)} problem(s):\n{error}") from None
+for warning in stack.warnings:
+    pulumi.log.warn(warning)
 namespace = stack.namespace
 
 endpoints = {name: InferenceEndpoint(name, inputs) for name, inputs in stack.endpoints.items()}

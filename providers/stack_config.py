@@ -17,10 +17,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from providers import plaintext_secrets
 from providers.budget import check_budget
 from providers.fields import INPUT_KEYS
 from providers.stack_files import PINNED_REVISION_RE
@@ -53,12 +54,18 @@ class StackConfig:
     endpoints: dict[str, dict[str, Any]]
     """endpoint name -> its inputs: defaults merged under the entry, plus `name` and `namespace`."""
     ready_timeout_seconds: int | None
+    warnings: tuple[str, ...] = ()
+    """Secret values the stack file holds in clear (`plaintext_secrets`), one line each with the fix."""
 
 
-def read(config: Mapping[str, Any]) -> StackConfig:
-    """The stack from its raw config, or StackConfigError with every problem at once."""
+def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackConfig:
+    """The stack from its raw config, or StackConfigError with every problem at once. `secret_keys`: the config keys
+    Pulumi keeps encrypted (any other holds its values in clear)."""
     settings = {key[len(PREFIX):]: value for key, value in config.items() if key.startswith(PREFIX)}
     problems = [_unknown_setting(key) for key in settings if key not in SETTINGS]
+    if isinstance(_decoded(settings.get("hfToken")), list | Mapping):
+        problems.append(f"{PREFIX}hfToken: <redacted> is not a string (the API would refuse it at `up`); set the "
+                        f"token alone: `pulumi config set --secret {PREFIX}hfToken <token>`")
     ready = _seconds(settings, "readyTimeoutSeconds", 1800, problems)
     _seconds(settings, "deleteTimeoutSeconds", 300, problems)
     _seconds(settings, "pollSeconds", 1, problems, whole=False)
@@ -88,7 +95,9 @@ def read(config: Mapping[str, Any]) -> StackConfig:
             problems.append(str(error))
     if problems:
         raise StackConfigError(problems)
-    return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready)
+    warnings = plaintext_secrets.warnings(settings, endpoints, _decoded(settings.get("defaults")), secret_keys)
+    return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready,
+                       warnings=tuple(warnings))
 
 
 def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
