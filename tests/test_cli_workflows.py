@@ -108,6 +108,28 @@ def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
     for text in [*outputs, *(path.read_text(errors="replace") for path in files)]:
         assert [form for form in leaked if form in text] == []
     assert "[secret]" in outputs[5]
+    assert not [text for text in outputs if "in plain text" in text]  # `--secret --path` values are encrypted
+
+
+def test_secrets_written_in_clear_are_warned_about_and_a_token_list_refused(project, emulator):
+    """A token and a `secrets:` value typed into the stack file: the preview (which shows them as [secret]) says they
+    sit there in clear and how to encrypt them, without showing them. A token given as a list fails it."""
+    config = project.stack_config()
+    config["hf-endpoints:hfToken"] = emulator.token
+    config["hf-endpoints:endpoints"][NAME]["secrets"] = {"API_KEY": "in-clear-0000"}
+    project.write_stack(config)
+    preview = project.preview()
+    assert ("hf-endpoints:hfToken is in the stack file in plain text (the preview shows it as [secret], yet only "
+            "`--secret` config is encrypted); store it encrypted: `pulumi config set --secret hf-endpoints:hfToken "
+            "<token>`, or export HF_TOKEN instead") in preview.output, preview.output
+    assert (f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY is in the stack file in plain text") in preview.output
+    assert "in-clear-0000" not in preview.output
+    config["hf-endpoints:hfToken"] = [emulator.token, "x"]
+    project.write_stack(config)
+    refused = project.preview(check=False)
+    assert refused.code != 0
+    assert "hf-endpoints:hfToken: <redacted> is not a string (the API would refuse it at `up`)" in refused.output
+    assert [c for c in emulator.calls() if c["path"].startswith("/v2/")] == []  # no Endpoints API call
 
 
 def test_replace_whose_create_fails_after_the_delete_converges_on_the_next_up(tmp_path, pulumi_bin, emulator):
