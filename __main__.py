@@ -1,7 +1,7 @@
 """hf-endpoints: one InferenceEndpoint per entry of `hf-endpoints:endpoints`, one EndpointsReady over all.
 
 A stack whose config is malformed or over its budget (`hf-endpoints:maxHourlyUsd`) stops here, before anything
-is registered: no resource, no API call.
+is registered: no resource, no API call. With `hf-endpoints:protect` every endpoint is protected from deletion.
 """
 
 import pulumi
@@ -25,8 +25,12 @@ for warning in stack.warnings:
     pulumi.log.warn(warning)
 namespace = stack.namespace
 
-endpoints = {name: InferenceEndpoint(name, inputs) for name, inputs in stack.endpoints.items()}
-ready = EndpointsReady("endpoints-ready", list(endpoints.values()), timeout_seconds=stack.ready_timeout_seconds)
+# hf-endpoints:protect (prod): Pulumi refuses to delete or replace a protected endpoint, whether by `pulumi destroy` or
+# by removing its entry; EndpointsReady names the setting when an entry is removed.
+endpoints = {name: InferenceEndpoint(name, inputs, pulumi.ResourceOptions(protect=stack.protect))
+             for name, inputs in stack.endpoints.items()}
+ready = EndpointsReady("endpoints-ready", list(endpoints.values()), timeout_seconds=stack.ready_timeout_seconds,
+                       protect=stack.protect)
 
 for name, endpoint in endpoints.items():
     pulumi.export(name, {  # EndpointsReady keys its states and urls by endpoint_id

@@ -30,7 +30,7 @@ from providers.values import show, show_key
 
 PREFIX = "hf-endpoints:"
 SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTimeoutSeconds", "deleteTimeoutSeconds",
-            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd")
+            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd", "protect")
 """Every `hf-endpoints:` setting; anything else under that prefix is a typo."""
 SET_BY_THE_PROGRAM = ("name", "namespace", "stack")
 """Inputs the program sets (the entry's key, hf-endpoints:namespace, this stack), never the YAML."""
@@ -56,6 +56,8 @@ class StackConfig:
     ready_timeout_seconds: int | None
     warnings: tuple[str, ...] = ()
     """Secret values the stack file holds in clear (`plaintext_secrets`), one line each with the fix."""
+    protect: bool = False
+    """`hf-endpoints:protect`: every endpoint gets Pulumi's `protect` option (prod sets it)."""
 
 
 def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackConfig:
@@ -70,6 +72,7 @@ def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackC
     _seconds(settings, "deleteTimeoutSeconds", 300, problems)
     _seconds(settings, "pollSeconds", 1, problems, whole=False)
     pinned = _boolean(settings, "requirePinnedRevision", problems)
+    protect = _boolean(settings, "protect", problems)
     api_url = settings.get("apiUrl")
     if api_url is not None and not re.fullmatch(r"https?://\S+", str(api_url)):
         problems.append(f"{PREFIX}apiUrl: {show(api_url)} is not an http(s) URL; e.g. "
@@ -97,7 +100,7 @@ def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackC
         raise StackConfigError(problems)
     warnings = plaintext_secrets.warnings(settings, endpoints, _decoded(settings.get("defaults")), secret_keys)
     return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), protect=bool(protect))
 
 
 def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
