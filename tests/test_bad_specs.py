@@ -1,7 +1,8 @@
 """The review's bad-input table, as a test: 99 endpoint cases (and the second review's 24, issue 16) through the
-program's stack-config step and `check` in the real provider host (see `tests.bad_specs`), and 12 stack-level cases through the program itself
-(`__main__.py` under mocks, preview against the real host). For every case: no crash, no secret value in any
-message or log line, no wrong acceptance, the key named, and no API call."""
+program's stack-config step and `check` in the real provider host (see `tests.bad_specs`), and 12 stack-level cases
+through the program itself (`__main__.py` under mocks, preview against the real host). For every case: no crash, no
+secret value in any message or log line, no raw control character in a message, no wrong acceptance, the key named,
+and no API call."""
 
 from __future__ import annotations
 
