@@ -169,6 +169,7 @@ def test_promotion_then_prod_preview_shows_one_update(tmp_path, pulumi_bin):
         prod.point_at_emulator()
         config = prod.stack_config()
         config["hf-endpoints:namespace"] = "prod-team"
+        config["hf-endpoints:protect"] = False  # prod's protection has its own test; this one ends with destroy
         prod.write_stack(config)
         revision = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the commit the emulator's Hub knows
         dev.edit_endpoint(NAME, revision=revision)
