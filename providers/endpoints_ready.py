@@ -42,14 +42,16 @@ PROTECTED_FIX = ("to delete it, put its entry back, run `pulumi config set hf-en
 
 
 def protected_removals(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """One line per endpoint of the last `up` that is no longer listed, while either `up` has `protect` set."""
+    """One line per endpoint of the last `up` that is no longer listed, while either `up` has `protect` set. A list
+    not known yet (a preview with new endpoints) is judged once known: `up` checks again before any delete."""
     before, now = olds.get("protect") is True, news.get("protect") is True
-    listed = news.get("endpoints") if isinstance(news.get("endpoints"), list) else []
-    kept = {(view.get("namespace"), view.get("name")) for view in listed if isinstance(view, Mapping)}
-    removed = [view for view in olds.get("endpoints") or [] if isinstance(view, Mapping)
-               and (view.get("namespace"), view.get("name")) not in kept]
-    if not (before or now) or any(is_unknown(view) for view in listed):
+    listed, previous = news.get("endpoints"), olds.get("endpoints")
+    if not (before or now) or not isinstance(listed, list) or not isinstance(previous, list) or any(
+            is_unknown(view) for view in listed):
         return []
+    kept = {(view.get("namespace"), view.get("name")) for view in listed if isinstance(view, Mapping)}
+    removed = [view for view in previous if isinstance(view, Mapping)
+               and (view.get("namespace"), view.get("name")) not in kept]
     setting = ("hf-endpoints:protect is true" if now else
                "hf-endpoints:protect was true at the last `pulumi up`, so it is still protected")
     return [f"endpoints.{view.get('name')}: {view.get('namespace')}/{view.get('name')} is no longer in the stack "

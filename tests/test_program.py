@@ -13,12 +13,13 @@ import pytest
 from emulator import hub
 from emulator.process import EmulatorProcess
 from providers import promote
+from providers.endpoints_ready import protected_removals
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
 from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts
 from tests.harness import program
 from tests.harness.engine import ProtectedError, State, format_path
-from tests.harness.provider_host import HostFactory
+from tests.harness.provider_host import UNKNOWN, HostFactory
 
 pytestmark = pytest.mark.slow
 
@@ -293,3 +294,21 @@ def test_removing_a_protected_endpoints_entry_fails_naming_the_setting(emulator,
     emulator.clear_calls()
     project.up({**config, "hf-endpoints:endpoints": {}, "hf-endpoints:protect": False})
     assert writes(emulator) == [("DELETE", f"/v2/endpoint/local/{name}")]
+
+
+A, B = {"namespace": "local", "name": "a"}, {"namespace": "local", "name": "b"}
+
+
+@pytest.mark.parametrize(("olds", "news", "removed"), [
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A], "protect": True}, ["b"]),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A]}, ["b"]),
+    ({"endpoints": [A, B]}, {"endpoints": [A], "protect": True}, ["b"]),
+    ({"endpoints": [A, B]}, {"endpoints": [A]}, []),
+    ({"endpoints": [A]}, {"endpoints": [{**A, "namespace": "other"}], "protect": True}, ["a"]),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": UNKNOWN, "protect": True}, []),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A, UNKNOWN], "protect": True}, []),
+    ({}, {"endpoints": [A], "protect": True}, []),
+], ids=["protected", "was-protected", "protected-now", "unprotected", "namespace-moved", "list-unknown",
+        "element-unknown", "first-up"])
+def test_which_removals_a_protected_stack_refuses(olds, news, removed):
+    assert [line.split(":")[0] for line in protected_removals(olds, news)] == [f"endpoints.{name}" for name in removed]
