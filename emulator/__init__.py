@@ -128,4 +128,9 @@ Decisions (where the contract says GUESS or leaves a question open):
     unknown token is a 401. A gated repository answers model info to anyone and refuses its files (401
     anonymous, 403 with a token, `X-Error-Code: GatedRepo`) unless the user is granted (built-in meta-llama:
     every known user; file models: `granted`). Only `config.json` can be downloaded (no weights).
+24. Wire safety: a request body that has not arrived in full within `body_timeout_seconds` (10 s, `--body-timeout`)
+    is a 408 `{"error": ...}` with `Connection: close` (a body shorter than its Content-Length hung forever); a
+    client that disconnects mid-body gets a typed 400 no one reads (no traceback in the log). Text from the request
+    that an answer repeats in a header (the Hub's `X-Error-Message`) is escaped (`\\x00`): a NUL there made the
+    server drop the connection.
 """

@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--time-scale", type=_seconds, default=60.0, metavar="SECONDS_PER_IDLE_MINUTE",
                    help="real seconds per minute of scaleToZeroTimeout")
     p.add_argument("--reply", default=None, help="the text every generation returns")
+    p.add_argument("--body-timeout", type=_seconds, default=10.0,
+                   help="seconds a request body may take to arrive in full (then 408)")
     p.add_argument("--state", default=None, metavar="FILE", help="persist endpoints to this JSON file")
     p.add_argument("--fail-start", default=None, metavar="PATTERN", help="regex on repository: start -> failed")
     p.add_argument("--fail-update", default=None, metavar="PATTERN",
@@ -88,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace) -> Emulator:
     config = Config(args.startup_seconds, args.update_seconds, args.delete_seconds, args.time_scale,
-                    args.reply, args.quota)
+                    args.reply, args.quota, args.body_timeout)
     faults = Faults(error_rate=args.error_rate, rate_limit_rate=args.rate_limit_rate,
                     error_after_rate=args.error_after_rate,
                     retry_after_seconds=args.retry_after, latency_seconds=args.latency, drop_rate=args.drop_rate,

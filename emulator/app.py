@@ -97,7 +97,7 @@ class Emulator:
         app = Starlette(routes=routes, exception_handlers={
             ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error})
         return EmulatorMiddleware(app, self.faults, self.rng, self.identity, self.calls, lambda: self.store.version,
-                                  self.control_token)
+                                  lambda: self.config.body_timeout_seconds, self.control_token)
 
     def _model_config(self, repository: str) -> dict | None:
         """The config.json the emulator's Hub holds for a repository (the containers size their limits by it)."""

@@ -68,7 +68,7 @@ class Control:
 
 
 _NUMBERS = {"startup_seconds", "update_seconds", "delete_seconds", "time_scale", "retry_after_seconds",
-            "latency_seconds"}
+            "latency_seconds", "body_timeout_seconds"}
 _RATES = {"error_rate", "error_after_rate", "rate_limit_rate", "drop_rate"}
 _OPTIONAL_STRINGS = {"reply", "fail_start_pattern", "fail_update_pattern"}
 

@@ -51,6 +51,16 @@ class Conflict(ApiError):
     status = 409
 
 
+class RequestTimeout(ApiError):
+    """A request body that did not arrive in full in time (408); the connection is closed after the answer, since
+    the rest of the body may still come."""
+
+    status = 408
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Connection": "close"})
+
+
 class ShapeError(ApiError):
     """A JSON body whose shape does not match the target type (422, plain text)."""
 

@@ -298,7 +298,9 @@ RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 
 
 def _error(status: int, code: str | None, message: str, head: bool = False) -> Response:
-    headers = {"X-Error-Message": message}
+    """The Hub's error answer. The message goes into a header too, escaped (`\\x00`): it may carry what the request
+    said (`Invalid rev id: ma\\x00in`), and a NUL in a header value made the server drop the connection."""
+    headers = {"X-Error-Message": message.encode("unicode_escape").decode("ascii")}
     if code:
         headers["X-Error-Code"] = code
     if head:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import ApiError, Forbidden, Unauthorized
+from emulator.errors import ApiError, Forbidden, RequestTimeout, Unauthorized
 from emulator.store import Faults
 
 NAMESPACED = re.compile(r"^/v2/(?:endpoint|provider)/([^/]+)")
@@ -73,20 +73,22 @@ class EmulatorMiddleware:
     """Request ids, the call log, control-route access, management-API auth and fault injection. `identify` maps
     an Authorization header to the identity dict (`user`, `orgs`, `namespaces`) or None; it is stored in
     `scope["state"]` for the handlers. `faults` and `rng` are read per request, so changes through the control
-    API apply at once. `version` reads the store's change counter (see `error_after_rate`). `control_token`:
-    when set, every control request must carry it; when not, only loopback clients reach the control routes."""
+    API apply at once. `version` reads the store's change counter (see `error_after_rate`). `body_timeout` reads
+    how long a request body may take to arrive in full (`Config.body_timeout_seconds`). `control_token`: when set,
+    every control request must carry it; when not, only loopback clients reach the control routes."""
 
     def __init__(self, app: ASGIApp, faults: Faults, rng: random.Random,
                  identify: Callable[[str | None], dict | None], calls: CallLog, version: Callable[[], int],
-                 control_token: str | None = None):
+                 body_timeout: Callable[[], float] = lambda: 10.0, control_token: str | None = None):
         self.app, self.faults, self.rng, self.identify, self.calls = app, faults, rng, identify, calls
-        self.version, self.control_token = version, control_token
+        self.version, self.body_timeout, self.control_token = version, body_timeout, control_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
+        receive = self._bounded(receive)
         control = path.startswith("/_emulator")
         request_id = uuid.uuid4().hex
         status = {"code": 0, "started": False}
@@ -119,6 +121,26 @@ class EmulatorMiddleware:
                 self.calls.add({"time": started, "method": method, "path": path,
                                 "query": scope.get("query_string", b"").decode("latin-1"), "status": status["code"],
                                 "request_id": request_id})
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """`receive` that gives up on a request body not in full within the body timeout: a body shorter than its
+        Content-Length used to hang the request forever. Once the body is complete, `receive` is passed through
+        (Starlette may wait on it for a disconnect)."""
+        complete = False
+
+        async def bounded() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            timeout = self.body_timeout()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise RequestTimeout(f"The request body did not arrive in full within {timeout:g}s") from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        return bounded
 
     def _control_refusal(self, scope: Scope) -> ApiError | None:
         if self.control_token is not None:

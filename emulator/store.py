@@ -94,6 +94,7 @@ class Config:
     time_scale: float = 60.0  # seconds per idle minute of scaleToZeroTimeout
     reply: str | None = None  # the inference reply text (None: the documented default)
     quota: int | None = None  # GPU (and neuron) accelerators per namespace/vendor/region/instanceType
+    body_timeout_seconds: float = 10.0  # a request body not in full by then is a 408 (a short one hung forever)
 
     def quotas(self) -> dict[str, int]:
         q = dict(catalog.DEFAULT_QUOTA)

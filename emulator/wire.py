@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from emulator.errors import JsonSyntaxError, ShapeError
+from emulator.errors import BadRequest, JsonSyntaxError, ShapeError
 
 # serde_json's recursion limit: the 129th nested array or object is an error.
 MAX_DEPTH = 128
@@ -90,8 +90,13 @@ def finite_copy(value: Any, path: str, cleared: list[str]) -> Any:
 
 
 async def json_body(request: Request) -> Any:
-    """The request's body parsed with `parse_json`."""
-    return parse_json(await request.body())
+    """The request's body parsed with `parse_json`. A client gone before sending all of it gets a typed 400 (no one
+    reads it), not an internal error whose traceback the server logs."""
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before sending the whole request body") from None
+    return parse_json(raw)
 
 
 def describe(value: Any) -> str:

@@ -6,7 +6,8 @@ memory only, `__getstate__` leaves it out of any pickle, and each call resolves 
 
 Every failure of a provider method leaves it through `reported`: one EndpointError that names the endpoint
 (`namespace/name`) and says what the server said, raised `from None` so the host prints no chained HfHubHTTPError or
-httpx traceback (whose text can carry request details), with the token scrubbed from the text.
+httpx traceback (whose text can carry request details), with every secret value of the stack masked in the text
+(`secret_text`: the token, endpoint secrets, registry passwords, in every form).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
-from providers.client import EndpointError, EndpointsApiError, EndpointsClient, Settings, describe_error, scrub
+from providers.client import EndpointError, EndpointsApiError, EndpointsClient, Settings, describe_error
 from providers.model_facts import HubSettings
+from providers.secret_text import endpoint_secrets, mask, secret_values
 from providers.values import REDACTED, is_secret_key
 
 # hubUrl: the Hub check reads model facts from; endpoints/defaults: the secret values to mask in failure logs.
@@ -68,25 +70,35 @@ class ConfiguredProvider(ResourceProvider):
     def settings(self) -> Settings:
         return Settings.resolve(getattr(self, "_config", {}))
 
-    def client(self) -> EndpointsClient:
-        return EndpointsClient(self.settings())
+    def secret_values(self, *specs: Any) -> list[str]:
+        """Every secret value this call could meet: the stack's (config as the engine sent it, and the token from the
+        environment too) and those of the endpoints in `specs` (inputs or outputs: one removed from the stack file
+        is deleted with the secrets its state recorded)."""
+        config = getattr(self, "_config", {})
+        found = secret_values(config, config.get("hf-endpoints:hfToken"), os.environ.get("HF_TOKEN"))
+        return [*found, *(value for spec in specs for value in endpoint_secrets(spec))]
+
+    def client(self, *specs: Any) -> EndpointsClient:
+        """A client whose every answer has `secret_values(*specs)` masked."""
+        return EndpointsClient(self.settings(), secrets=self.secret_values(*specs))
 
     def hub(self) -> HubSettings:
         return HubSettings.resolve(getattr(self, "_config", {}))
 
     @contextmanager
-    def reported(self, endpoint_ids: str | Sequence[str], action: str) -> Iterator[None]:
+    def reported(self, endpoint_ids: str | Sequence[str], action: str, *specs: Any) -> Iterator[None]:
         """Run one provider method: any failure becomes one EndpointError naming the endpoint(s) and the server's
-        message; a message already naming them is kept as written. No chained traceback, no token."""
+        message; a message already naming them is kept as written. No chained traceback, no secret value of the
+        stack or of `specs`."""
         names = [endpoint_ids] if isinstance(endpoint_ids, str) else list(endpoint_ids)
-        secrets = [getattr(self, "_config", {}).get("hf-endpoints:hfToken"), os.environ.get("HF_TOKEN")]
+        secrets = self.secret_values(*specs)
         try:
             yield
         except EndpointError as error:
-            message = scrub(str(error), secrets)
+            message = mask(str(error), secrets, REDACTED)
             if not any(name in message for name in names):
                 message = f"{', '.join(names)}: {message}"
             raise type(error)(message) from None
         except Exception as error:
-            raise EndpointsApiError(f"{', '.join(names)}: {action} failed: {scrub(describe_error(error), secrets)}") \
-                from None
+            raise EndpointsApiError(f"{', '.join(names)}: {action} failed: "
+                                    f"{mask(describe_error(error), secrets, REDACTED)}") from None

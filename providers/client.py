@@ -10,11 +10,14 @@ a deadline (delete: minutes, `hf-endpoints:deleteTimeoutSeconds`), until that de
 only after a GET shows it did not land; if the endpoint is there and matches what was sent, the create landed.
 
 Token hygiene: the token is stripped as huggingface_hub strips it (a trailing newline made httpx raise "Illegal
-header value b'Bearer hf_...\\n'", token included); no repr shows it; `scrub` removes it from any text.
+header value b'Bearer hf_...\\n'", token included); no repr shows it. Every answer's text (JSON strings, the log)
+comes back with the stack's secret values masked (`secret_text`), so what the server repeats of them (a failed
+endpoint's message) reaches no output, state, log line or error.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -27,7 +30,7 @@ from huggingface_hub import InferenceEndpointStatus, constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from providers.values import REDACTED, TOKEN_SHAPED
+from providers.secret_text import clean_token, mask, masked
 
 LIBRARY = "hf-endpoints"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -82,13 +85,6 @@ class Settings:
         return f"Settings(api_url={self.api_url!r}, token={'<set>' if self.token else None})"
 
 
-def clean_token(token: str | None) -> str | None:
-    """The token as huggingface_hub uses it (`utils/_auth.py` `_clean_token`): CR/LF removed, whitespace stripped."""
-    if token is None:
-        return None
-    return token.replace("\r", "").replace("\n", "").strip() or None
-
-
 def _seconds(env: str | None, config: Mapping[str, str], key: str, default: float) -> float:
     text = (os.environ.get(env) if env else None) or config.get(f"hf-endpoints:{key}")
     if text is None or text == "":
@@ -103,25 +99,18 @@ def _seconds(env: str | None, config: Mapping[str, str], key: str, default: floa
     return seconds
 
 
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` without the given secrets (raw and stripped) and without anything shaped like a token."""
-    for secret in secrets:
-        for form in {secret, clean_token(secret)} if secret else ():
-            if form and len(form) >= 4:
-                text = text.replace(form, REDACTED)
-    return TOKEN_SHAPED.sub(REDACTED, text)
-
-
 class EndpointsClient:
-    """One method per route. Built per provider call from `Settings`; holds the token only in memory."""
+    """One method per route. Built per provider call from `Settings`; holds the token (and `secrets`, the stack's
+    secret values to mask in every answer) only in memory."""
 
     def __init__(self, settings: Settings, *, attempts: int = 8, base_delay: float = 0.2,
                  max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, secrets: Iterable[str | None] = ()):
         if not settings.token:
             raise EndpointsApiError(TOKEN_MISSING)
         self.api_url = settings.api_url
         self._token = clean_token(settings.token)
+        self._secrets = [*secrets, self._token]
         self.attempts, self.base_delay, self.max_delay, self.sleep = attempts, base_delay, max_delay, sleep
         self.clock = clock
 
@@ -135,6 +124,10 @@ class EndpointsClient:
 
     def _headers(self) -> dict[str, str]:
         return build_hf_headers(token=self._token, library_name=LIBRARY)
+
+    def _json(self, response: httpx2.Response) -> Any:
+        """An answer's JSON, every string in it masked."""
+        return masked(response.json() if response.content else {}, self._secrets)
 
     def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True, timeout: float = 60.0,
               deadline: float | None = None) -> httpx2.Response:
@@ -164,12 +157,14 @@ class EndpointsClient:
         self.sleep(seconds)
 
     def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
-        if retry_after:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_delay * 6)
-            except ValueError:
-                pass
+        """The wait before attempt `attempt + 1`: exponential backoff with jitter, or the server's `Retry-After`
+        seconds kept between the backoff's floor and 6 x its longest wait (a `0` must not make a deadline-bound delete
+        spin). A `Retry-After` that is no finite, non-negative number (`nan`, `inf`, `-1`, an HTTP date) is ignored:
+        `nan` once made the wait NaN (a ValueError from sleep) or, under a deadline, 0 s."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        asked = _seconds_of(retry_after)
+        if asked is not None:
+            return min(max(asked, ceiling / 2), self.max_delay * 6)
         return random.uniform(ceiling / 2, ceiling)  # jitter, so parallel callers spread out
 
     def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = (),
@@ -178,7 +173,7 @@ class EndpointsClient:
         if response.status_code in ok_statuses:
             return None
         hf_raise_for_status(response)
-        return response.json() if response.content else {}
+        return self._json(response)
 
     # --- management API --------------------------------------------------------------------------------
 
@@ -201,7 +196,7 @@ class EndpointsClient:
                 raise ConflictError(_server_message(response))
             if response is not None and response.status_code not in RETRY_STATUSES:
                 hf_raise_for_status(response)
-                return response.json()
+                return self._json(response)
             landed = self.get(namespace, name)
             if landed is not None:
                 if _matches(landed, payload):
@@ -236,7 +231,7 @@ class EndpointsClient:
                                                                           InferenceEndpointStatus.FAILED):
                 return current
         hf_raise_for_status(response)
-        return response.json()
+        return self._json(response)
 
     def logs(self, namespace: str, name: str, *, tail: int) -> str:
         """The last `tail` lines of the endpoint's container log (text/plain). One try: it only explains a
@@ -244,7 +239,7 @@ class EndpointsClient:
         response = self._send("GET", f"{self.api_url}/endpoint/{namespace}/{name}/logs?tail={int(tail)}",
                               retry=False, timeout=30.0)
         hf_raise_for_status(response)
-        return response.text
+        return mask(response.text, self._secrets)
 
     # --- the endpoint's own URL ------------------------------------------------------------------------
 
@@ -298,6 +293,15 @@ class EndpointsClient:
                                          headers=self._headers() if authenticated else None)
         hf_raise_for_status(response)
         return response.json()
+
+
+def _seconds_of(retry_after: str | None) -> float | None:
+    """`Retry-After` as a finite, non-negative number of seconds, else None."""
+    try:
+        seconds = float(retry_after or "")
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _server_message(response: httpx2.Response) -> str:

@@ -5,6 +5,11 @@ nothing in state. `InferenceEndpoint` returns as soon as the API accepted a chan
 polls every endpoint together (one list request per namespace per tick) and succeeds once all are ready,
 or fails fast naming the endpoint and the server's message. It waits again whenever an endpoint's
 `updated_at` (or what readiness means for it) changes.
+
+It also names `hf-endpoints:protect` when a protected endpoint's entry is removed from the stack file: Pulumi's own
+refusal (the endpoints carry its `protect` option) only says "cannot be deleted because it is protected", and only
+once the delete is reached. `check` sees the endpoints of the last `up` (olds) and of this one, so the preview fails
+first, saying how to lift the protection.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from providers import model_facts
 from providers.base import ConfiguredProvider
-from providers.failure_logs import secret_values
 from providers.fit import architecture
 from providers.readiness import Target, wait_until_ready
 from providers.values import is_unknown, show
@@ -35,6 +39,27 @@ def readiness_view(endpoint: Any) -> Any:
         lambda values: {key: value for key, value in values.items() if value is not None})
 
 
+PROTECTED_FIX = ("to delete it, put its entry back, run `pulumi config set hf-endpoints:protect false` and "
+                 "`pulumi up`, then remove the entry (or run `pulumi destroy`)")
+
+
+def protected_removals(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """One line per endpoint of the last `up` that is no longer listed, while either `up` has `protect` set. A list
+    not known yet (a preview with new endpoints) is judged once known: `up` checks again before any delete."""
+    before, now = olds.get("protect") is True, news.get("protect") is True
+    listed, previous = news.get("endpoints"), olds.get("endpoints")
+    if not (before or now) or not isinstance(listed, list) or not isinstance(previous, list) or any(
+            is_unknown(view) for view in listed):
+        return []
+    kept = {(view.get("namespace"), view.get("name")) for view in listed if isinstance(view, Mapping)}
+    removed = [view for view in previous if isinstance(view, Mapping)
+               and (view.get("namespace"), view.get("name")) not in kept]
+    setting = ("hf-endpoints:protect is true" if now else
+               "hf-endpoints:protect was true at the last `pulumi up`, so it is still protected")
+    return [f"endpoints.{view.get('name')}: {view.get('namespace')}/{view.get('name')} is no longer in the stack "
+            f"file, but {setting}: a protected endpoint is never deleted; {PROTECTED_FIX}" for view in removed]
+
+
 def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
     views = []
     for view in endpoints if isinstance(endpoints, list) else []:
@@ -49,7 +74,7 @@ def _canonical_views(endpoints: Any) -> list[dict[str, Any]]:
 
 
 class EndpointsReadyProvider(ConfiguredProvider):
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures, endpoints = [], news.get("endpoints")
         if not is_unknown(endpoints):
             if not isinstance(endpoints, list):
@@ -67,13 +92,19 @@ class EndpointsReadyProvider(ConfiguredProvider):
                 isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
             failures.append(CheckFailure("timeout_seconds", f"timeout_seconds: {show(timeout)} is not a "
                                          "positive number of seconds; e.g. 1800"))
+        protect = news.get("protect", False)
+        if not isinstance(protect, bool) and not is_unknown(protect):
+            failures.append(CheckFailure("protect", f"protect: {show(protect)} is not a boolean; write true or false"))
+        failures += [CheckFailure("endpoints", line) for line in protected_removals(olds, news)]
         inputs = {"endpoints": _canonical_views(endpoints) if isinstance(endpoints, list) else endpoints}
         if timeout is not None:
             inputs["timeout_seconds"] = timeout
+        if protect:
+            inputs["protect"] = protect
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # timeout_seconds is how long to wait, not what to wait for: changing it alone waits for nothing.
+        # timeout_seconds and protect are not what to wait for: changing them alone waits for nothing.
         changed = _canonical_views(olds.get("endpoints")) != _canonical_views(news.get("endpoints"))
         return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
@@ -91,11 +122,11 @@ class EndpointsReadyProvider(ConfiguredProvider):
             settings = self.settings()
             finals = wait_until_ready(self.client(), targets, poll_seconds=settings.poll_seconds,
                                       timeout=float(props.get("timeout_seconds") or settings.ready_timeout_seconds),
-                                      secrets=secret_values(getattr(self, "_config", {}), settings.token),
-                                      dimension_of=self._dimension_of)
+                                      secrets=self.secret_values(), dimension_of=self._dimension_of)
         return {
             "endpoints": views,
             **({"timeout_seconds": props["timeout_seconds"]} if props.get("timeout_seconds") else {}),
+            **({"protect": True} if props.get("protect") else {}),
             "states": {endpoint_id: raw["status"]["state"] for endpoint_id, raw in finals.items()},
             "urls": {endpoint_id: raw["status"].get("url") or "" for endpoint_id, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
@@ -124,10 +155,11 @@ class EndpointsReady(Resource, module="hf", name="EndpointsReady"):
     ready_seconds: pulumi.Output[float]
 
     def __init__(self, resource_name: str, endpoints: Sequence[Any], timeout_seconds: float | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+                 opts: pulumi.ResourceOptions | None = None, protect: bool = False):
         props = {
             "endpoints": [readiness_view(endpoint) for endpoint in endpoints],
             "timeout_seconds": timeout_seconds,
+            "protect": protect or None,  # the stack's hf-endpoints:protect: see `protected_removals`
             "states": None,
             "urls": None,
             "ready_seconds": None,

@@ -20,6 +20,7 @@ class ImageReference:
     digest: str | None
 
 
+NAME_MAX_LENGTH = 255  # distribution/reference's NameTotalLengthMax: "repository name must not be more than 255"
 _DOMAIN_COMPONENT = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?")
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
@@ -44,6 +45,6 @@ def parse_image_reference(text: str) -> ImageReference | None:
         if not _DOMAIN.fullmatch(first):
             return None
         parts = parts[1:]
-    if not all(_PATH_COMPONENT.fullmatch(part) for part in parts):
+    if len(rest) > NAME_MAX_LENGTH or not all(_PATH_COMPONENT.fullmatch(part) for part in parts):
         return None
     return ImageReference(rest, tag, digest or None)

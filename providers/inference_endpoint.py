@@ -82,8 +82,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = spec.canonical(props)
         endpoint_id = _endpoint_id(inputs)
-        with self.reported(endpoint_id, "create"):
-            client = self.client()
+        with self.reported(endpoint_id, "create", inputs):
+            client = self.client(inputs)
             try:
                 raw = self._post(client, inputs)
             except ConflictError as conflict:
@@ -165,8 +165,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = spec.canonical(olds), spec.canonical(news)
         endpoint_id = _endpoint_id(new)
-        with self.reported(endpoint_id, "update"):
-            raw = self._update(self.client(), old, new)
+        with self.reported(endpoint_id, "update", old, new):
+            raw = self._update(self.client(old, new), old, new)
             log_line(f"{endpoint_id}: updated ({raw['status']['state']})")
             _warn_dropped(new, raw)
             return UpdateResult(payloads.outputs_from_api(new, raw))
@@ -193,8 +193,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
-        with self.reported(_endpoint_id(inputs), "read"):
-            raw = self.client().get(inputs["namespace"], inputs["name"])
+        with self.reported(_endpoint_id(inputs), "read", inputs):
+            raw = self.client(inputs).get(inputs["namespace"], inputs["name"])
             if raw is None:
                 log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
                 return ReadResult("", {})
@@ -208,9 +208,8 @@ class InferenceEndpointProvider(ConfiguredProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = spec.canonical(props)
         endpoint_id = _endpoint_id(inputs)
-        with self.reported(endpoint_id, "delete"):
-            settings = self.settings()
-            self._delete(EndpointsClient(settings), inputs, settings)
+        with self.reported(endpoint_id, "delete", inputs):
+            self._delete(self.client(inputs), inputs, self.settings())
             log_line(f"{endpoint_id}: deleted")
 
     @staticmethod

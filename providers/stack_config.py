@@ -4,7 +4,9 @@ Why here and not in `check`: some mistakes exist only in the YAML the program re
 values before `check` (`secrets: {API_KEY: }` would deploy without the secret), a typo in `hf-endpoints:defaults`
 would reach `check` merged into every endpoint (and be named there as `endpoints.<name>.<typo>`), and a mistyped
 setting (`hf-endpoints:endpoint`) reaches no resource at all. `read` refuses all of these before anything is
-registered, with one line per problem: `<config key>: <value> <problem>; <fix>` (secret values redacted).
+registered, with one line per problem: `<config key>: <value> <problem>; <fix>` (secret values redacted, key paths
+escaped: a key is user input too). Keys that are never inputs (outputs such as `state`, Pulumi's `__` keys) are
+refused here: `__provider` would replace the pickled provider and crash the host before `check` could say a word.
 
 No I/O: `__main__.py` hands in the raw config (keys `hf-endpoints:<key>`, values as text, structured ones as JSON
 text, as the engine passes them).
@@ -15,19 +17,20 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from providers import plaintext_secrets
 from providers.budget import check_budget
 from providers.fields import INPUT_KEYS
 from providers.stack_files import PINNED_REVISION_RE
-from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, unknown_key_fix
-from providers.values import show
+from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, not_an_input, unknown_key_fix
+from providers.values import show, show_key
 
 PREFIX = "hf-endpoints:"
 SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTimeoutSeconds", "deleteTimeoutSeconds",
-            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd")
+            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd", "protect")
 """Every `hf-endpoints:` setting; anything else under that prefix is a typo."""
 SET_BY_THE_PROGRAM = ("name", "namespace", "stack")
 """Inputs the program sets (the entry's key, hf-endpoints:namespace, this stack), never the YAML."""
@@ -51,16 +54,25 @@ class StackConfig:
     endpoints: dict[str, dict[str, Any]]
     """endpoint name -> its inputs: defaults merged under the entry, plus `name` and `namespace`."""
     ready_timeout_seconds: int | None
+    warnings: tuple[str, ...] = ()
+    """Secret values the stack file holds in clear (`plaintext_secrets`), one line each with the fix."""
+    protect: bool = False
+    """`hf-endpoints:protect`: every endpoint gets Pulumi's `protect` option (prod sets it)."""
 
 
-def read(config: Mapping[str, Any]) -> StackConfig:
-    """The stack from its raw config, or StackConfigError with every problem at once."""
+def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackConfig:
+    """The stack from its raw config, or StackConfigError with every problem at once. `secret_keys`: the config keys
+    Pulumi keeps encrypted (any other holds its values in clear)."""
     settings = {key[len(PREFIX):]: value for key, value in config.items() if key.startswith(PREFIX)}
     problems = [_unknown_setting(key) for key in settings if key not in SETTINGS]
+    if isinstance(_decoded(settings.get("hfToken")), list | Mapping):
+        problems.append(f"{PREFIX}hfToken: <redacted> is not a string (the API would refuse it at `up`); set the "
+                        f"token alone: `pulumi config set --secret {PREFIX}hfToken <token>`")
     ready = _seconds(settings, "readyTimeoutSeconds", 1800, problems)
     _seconds(settings, "deleteTimeoutSeconds", 300, problems)
     _seconds(settings, "pollSeconds", 1, problems, whole=False)
     pinned = _boolean(settings, "requirePinnedRevision", problems)
+    protect = _boolean(settings, "protect", problems)
     api_url = settings.get("apiUrl")
     if api_url is not None and not re.fullmatch(r"https?://\S+", str(api_url)):
         problems.append(f"{PREFIX}apiUrl: {show(api_url)} is not an http(s) URL; e.g. "
@@ -86,7 +98,9 @@ def read(config: Mapping[str, Any]) -> StackConfig:
             problems.append(str(error))
     if problems:
         raise StackConfigError(problems)
-    return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready)
+    warnings = plaintext_secrets.warnings(settings, endpoints, _decoded(settings.get("defaults")), secret_keys)
+    return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready,
+                       warnings=tuple(warnings), protect=bool(protect))
 
 
 def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
@@ -105,14 +119,14 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
         problems.extend(_mapping_problems("defaults", defaults))
         for key in defaults:
             if key not in INPUT_KEYS:
-                problems.append(f"{PREFIX}defaults.{key}: {show(defaults[key], str(key))} is not an endpoint key; "
-                                f"{unknown_key_fix(str(key))}")
+                problems.append(f"{PREFIX}defaults.{show_key(key)}: {show(defaults[key], str(key))} is not an "
+                                f"endpoint key; {unknown_key_fix(str(key))}")
     if not isinstance(endpoints, Mapping):
         problems.append(f"{PREFIX}endpoints: {show(endpoints)} is not a mapping; {ENDPOINTS_FIX}")
         endpoints = {}
     result = {}
     for name, mapping in endpoints.items():
-        where = f"endpoints.{name}"
+        where = f"endpoints.{show_key(name)}"
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             problems.append(f"{PREFIX}{where}: {show(name)} is not a valid endpoint name; use at most 32 lowercase "
                             "letters, digits and '-', starting and ending with a letter or digit")
@@ -121,6 +135,8 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
                             "(repository, instance_type, ...)")
             continue
         problems.extend(_mapping_problems(where, mapping))
+        problems.extend(f"{PREFIX}{where}.{show_key(key)}: {show(mapping[key], str(key))} {refusal[0]}; {refusal[1]}"
+                        for key in mapping if (refusal := not_an_input(str(key))) is not None)
         inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
         revision = inputs.get("revision")
         if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
@@ -151,7 +167,7 @@ def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
                 f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
                 for key in SET_BY_THE_PROGRAM if key in mapping]
     for key, value in mapping.items():
-        problems.extend(_nulls(f"{where}.{key}", value))
+        problems.extend(_nulls(f"{where}.{show_key(key)}", value))
     return problems
 
 
@@ -161,7 +177,7 @@ def _nulls(path: str, value: Any) -> list[str]:
              ((f"[{index}]", item) for index, item in enumerate(value)) if isinstance(value, list) else ())
     problems = []
     for key, item in items:
-        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}"
+        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{show_key(key)}"
         if item is None:
             secret = "secrets" in inner.split(".")[:-1]
             fix = (f"set it with `pulumi config set --secret --path '{PREFIX}{inner}' <value>`, or remove the line"
@@ -175,7 +191,7 @@ def _nulls(path: str, value: Any) -> list[str]:
 def _unknown_setting(key: str) -> str:
     close = difflib.get_close_matches(key, SETTINGS, n=1, cutoff=0.6)
     fix = f"did you mean `{PREFIX}{close[0]}`?" if close else f"remove it (settings: {', '.join(SETTINGS)})"
-    return f"{PREFIX}{key} is not a setting of hf-endpoints; {fix}"
+    return f"{PREFIX}{show_key(key)} is not a setting of hf-endpoints; {fix}"
 
 
 def _decoded(value: Any) -> Any:

@@ -28,11 +28,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers import catalog, engines
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+
+from providers import catalog, engines, reply_pattern
 from providers.engines.base import EMBED, GENERATE, PROTOCOLS, report, validate_settings
 from providers.fields import DEFAULTS, INPUT_KEYS, MARKER_PREFIX, OUTPUT_ONLY_KEYS, REQUIRED_KEYS
-from providers.image_reference import parse_image_reference
-from providers.values import has_unknown, is_number, is_unknown, show
+from providers.image_reference import NAME_MAX_LENGTH, parse_image_reference
+from providers.values import has_unknown, is_number, is_unknown, show, show_key, split_url_credentials
 
 ENDPOINT_TYPES = ("public", "authenticated", "private")
 ACCELERATORS = ("cpu", "gpu", "neuron")
@@ -42,8 +45,13 @@ SCALE_TO_ZERO_RANGE = (15, 2880)
 # Patterns are matched whole (`fullmatch`): `$` alone would accept a trailing newline.
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
-REPOSITORY_PATTERN = re.compile(r"^([A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
-ROUTE_PATH_PATTERN = re.compile(r"/\S*")
+ROUTE_PATH_PATTERN = re.compile(r"/[^\s\x00-\x1f\x7f]*")  # no spaces or control characters: one HTTP path
+DOMAIN_PATTERN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+REVISION_PATTERN = re.compile(r"\S+")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # a prompt or env value may span lines
+U32_MAX = 2**32 - 1  # the API's replica counts are u32: more is a 422
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STACK_PATTERN = re.compile(r"[^/\s]+/[^/\s]+")
 EXAMPLE_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.1.1"
@@ -83,7 +91,7 @@ class Checked:
 def _label(name: Any) -> str:
     """`endpoints.<name>`, how every message names the endpoint (its key under hf-endpoints:endpoints)."""
     if isinstance(name, str) and name:
-        return f"endpoints.{name}"
+        return f"endpoints.{show_key(name)}"
     return f"endpoints.{show(name)}" if is_number(name) else "endpoints.<unnamed>"
 
 
@@ -98,35 +106,49 @@ class _Validator:
         self.out: dict[str, Any] = {}
 
     def fail(self, key: str, value: Any, problem: str, fix: str, *, shown: str | None = None) -> None:
-        """`key` is the path under the endpoint (`env.A`); a value under a secret-looking path is redacted."""
+        """`key` is the path under the endpoint (`env.A`), shown escaped; a value under a secret-looking path is
+        redacted."""
         if shown is None:
             shown = "missing" if value is None else show(value, key)
-        self.failures.append(Failure(key.split(".")[0], f"{self.label}.{key}: {shown} {problem}; {fix}"))
+        self.failures.append(Failure(show_key(key.split(".")[0]), f"{self.label}.{show_key(key)}: {shown} {problem}; "
+                                                                  f"{fix}"))
 
     def failed(self, key: str) -> bool:
-        return any(f.reason.startswith(f"{self.label}.{key}: ") for f in self.failures)
+        return any(f.reason.startswith(f"{self.label}.{show_key(key)}: ") for f in self.failures)
 
     def warn(self, key: str, message: str) -> None:
-        self.warnings.append(f"{self.label}.{key}: {message}")
+        self.warnings.append(f"{self.label}.{show_key(key)}: {message}")
 
-    def integer(self, key: str, value: Any, low: int, high: int | None, fix: str) -> int | None:
+    def integer(self, key: str, value: Any, low: int, high: int, fix: str) -> int | None:
         if not is_number(value) or value != int(value):
             self.fail(key, value, "is not a whole number", fix)
             return None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        if value < low or value > high:
+            bound = (f"between {low} and {high}" if high < U32_MAX else
+                     f"at least {low}" if value < low else f"at most {high}, the API's limit")
             self.fail(key, value, f"is out of range (must be {bound})", fix)
             return None
         return int(value)
 
-    def string(self, key: str, value: Any, fix: str, pattern: re.Pattern[str] | None = None) -> str | None:
+    def string(self, key: str, value: Any, fix: str, pattern: re.Pattern[str] | None = None, *,
+               lines: bool = False) -> str | None:
+        """A non-empty string without control characters (with `lines`, newlines and tabs are allowed)."""
         if not isinstance(value, str) or not value.strip():
             self.fail(key, value, "is not a non-empty string", fix)
+            return None
+        if self.control_character(key, value, fix, lines=lines):
             return None
         if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, value, "is not valid", fix)
             return None
         return value
+
+    def control_character(self, key: str, value: str, fix: str, *, lines: bool = False) -> bool:
+        """Reports a NUL, an ESC or any other control character (the API and the container refuse or mangle them)."""
+        found = (CONTROL_IN_TEXT if lines else CONTROL_CHARACTER).search(value)
+        if found:
+            self.fail(key, value, f"has a control character ({show(found.group())[1:-1]}) in it", f"remove it; {fix}")
+        return found is not None
 
     def block(self, key: str, value: Any, allowed: tuple[str, ...], fix: str,
               fix_key: Callable[[str], str | None] = lambda _key: None) -> bool:
@@ -168,6 +190,17 @@ def validate(raw: Mapping[str, Any]) -> Checked:
     return Checked(inputs=inputs, failures=v.failures, warnings=v.warnings)
 
 
+def not_an_input(key: str) -> tuple[str, str] | None:
+    """(problem, fix) for a key that is never an endpoint input, whatever its spelling: an output, or a `__` key
+    (Pulumi's dynamic providers keep their own there: `__provider: x` reached the host and crashed it)."""
+    if key in OUTPUT_ONLY_KEYS:
+        return ("is an output of the endpoint, not an input",
+                "remove it (the API sets it; read it with `pulumi stack output`)")
+    if key.startswith("__"):
+        return "is not a known key", "remove it (keys starting with `__` are Pulumi's own)"
+    return None
+
+
 def unknown_key_fix(key: str) -> str:
     """The fix for a key that is not an input key: the key it most likely meant (camelCase or a typo)."""
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
@@ -176,14 +209,14 @@ def unknown_key_fix(key: str) -> str:
 
 
 def _reject_unknown_keys(v: _Validator) -> None:
-    """A typo or a camelCase key fails, with the key it most likely meant."""
-    for key in v.raw:
-        key = str(key)
-        if key.startswith("__") or key in INPUT_KEYS:
+    """A typo or a camelCase key fails, with the key it most likely meant; an output or a `__` key given as input too.
+    `__provider` is the engine's own (the pickled provider), never the user's: the program refuses that one."""
+    for raw_key in v.raw:
+        key = str(raw_key)
+        if key == "__provider" or key in INPUT_KEYS:
             continue
-        if key in OUTPUT_ONLY_KEYS:
-            continue  # `olds` are outputs: they carry these, and they are not user input.
-        v.fail(key, v.raw[key], "is not a known key", unknown_key_fix(key))
+        problem, fix = not_an_input(key) or ("is not a known key", unknown_key_fix(key))
+        v.fail(key, v.raw[raw_key], problem, fix)
 
 
 def _require(v: _Validator, values: Mapping[str, Any]) -> None:
@@ -209,7 +242,18 @@ def _namespace(v: _Validator, key: str, value: Any) -> str | None:
 
 
 def _repository(v: _Validator, key: str, value: Any) -> str | None:
-    return v.string(key, value, "use the model's Hub id, e.g. `derek-thomas/jais-13b-chat-hf`", REPOSITORY_PATTERN)
+    """A Hub repository id, by huggingface_hub's own rules (`validate_repo_id`: ASCII, at most 96 characters per
+    part, no `--` or `..`)."""
+    fix = "use the model's Hub id, e.g. `derek-thomas/jais-13b-chat-hf`"
+    if v.string(key, value, fix) is None:
+        return None
+    try:
+        validate_repo_id(value)
+    except HFValidationError as error:
+        reason = str(error).split(": '", 1)[0].rstrip(".")  # its message ends with the id itself, unescaped
+        v.fail(key, value, f"is not valid (huggingface_hub: {reason})", fix)
+        return None
+    return value
 
 
 def _text(v: _Validator, key: str, value: Any) -> str | None:
@@ -217,7 +261,13 @@ def _text(v: _Validator, key: str, value: Any) -> str | None:
 
 
 def _revision(v: _Validator, key: str, value: Any) -> str | None:
-    return v.string(key, value, "use a commit sha (or a branch/tag name), or remove it for the latest")
+    return v.string(key, value, "use a commit sha (or a branch/tag name), or remove it for the latest",
+                    REVISION_PATTERN)
+
+
+def _domain(v: _Validator, key: str, value: Any) -> str | None:
+    return v.string(key, value, "give the host name alone, e.g. `models.example.com` (no scheme, port or path)",
+                    DOMAIN_PATTERN)
 
 
 def _route_path(v: _Validator, key: str, value: Any) -> str | None:
@@ -241,7 +291,9 @@ def _tags(v: _Validator, key: str, tags: Any) -> list[str] | None:
     if not isinstance(tags, list) or not all(is_unknown(t) or (isinstance(t, str) and t) for t in tags):
         v.fail(key, tags, "is not a list of non-empty strings", "write tags as a YAML list of strings")
         return None
-    if any(isinstance(t, str) and t.startswith(MARKER_PREFIX) for t in tags):
+    if any(isinstance(t, str) and v.control_character(key, t, "write tags as plain text") for t in tags):
+        return None
+    if any(isinstance(t, str) and t.strip().lower().startswith(MARKER_PREFIX) for t in tags):
         v.fail(key, tags, f"is not a list of non-empty strings without the `{MARKER_PREFIX}` prefix",
                f"write tags as a YAML list of strings ({MARKER_PREFIX} marks the stack's own endpoints and is added "
                "for you)")
@@ -261,12 +313,22 @@ def _boolean(v: _Validator, key: str, value: Any) -> bool | None:
 
 
 def _image_url(v: _Validator, key: str, url: Any) -> str | None:
-    """A Docker image reference with a tag or a digest at `key`; each way of getting it wrong has its own fix."""
+    """A Docker image reference with a tag or a digest at `key`; each way of getting it wrong has its own fix.
+    Registry credentials in it are refused without being shown (`show` redacts them)."""
     if v.string(key, url, f"give the container image, e.g. {EXAMPLE_IMAGE}") is None:
         return None
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
     reference = parse_image_reference(url)
-    if re.search(r"\s", url):
+    if (credentials := split_url_credentials(url)) is not None:
+        v.fail(key, url, "has registry credentials in it",
+               f"write the image alone ({credentials[1]}) and give the credentials as custom_image.credentials: "
+               "{username, password}, the password with `pulumi config set --secret --path "
+               f"'hf-endpoints:{v.label}.custom_image.credentials.password' <password>`")
+    elif len(url) > NAME_MAX_LENGTH + 200:
+        v.fail(key, url, f"is {len(url)} characters long",
+               f"an image reference is at most a {NAME_MAX_LENGTH}-character name, a tag and a digest, e.g. "
+               f"{EXAMPLE_IMAGE}")
+    elif re.search(r"\s", url):
         v.fail(key, url, "is not an image reference (it contains spaces)", f"remove the spaces, e.g. {EXAMPLE_IMAGE}")
     elif scheme:
         v.fail(key, url, "is not an image reference (it has a URL scheme)",
@@ -286,8 +348,7 @@ def _credentials_ok(credentials: Any) -> bool:
     if not isinstance(credentials, Mapping) or set(credentials) - {"username", "password"}:
         return False
     username, password = credentials.get("username"), credentials.get("password")
-    return (is_unknown(username) or (isinstance(username, str) and bool(username))) and (
-        is_unknown(password) or isinstance(password, str))
+    return all(is_unknown(part) or (isinstance(part, str) and bool(part)) for part in (username, password))
 
 
 def _custom_image(v: _Validator, key: str, image: Any) -> dict[str, Any] | None:
@@ -300,8 +361,9 @@ def _custom_image(v: _Validator, key: str, image: Any) -> dict[str, Any] | None:
     url = image.get("url")
     url = url if is_unknown(url) else _image_url(v, f"{key}.url", url)
     route = image.get("health_route", "/health")
-    if not is_unknown(route) and (not isinstance(route, str) or not route.startswith("/")):
-        v.fail(f"{key}.health_route", route, "is not a path", "use a path such as /health")
+    if not is_unknown(route) and (not isinstance(route, str) or not ROUTE_PATH_PATTERN.fullmatch(route)):
+        v.fail(f"{key}.health_route", route, "is not a path",
+               "use a path such as /health (no spaces or control characters)")
         ok = False
     port = image.get("port", 80)
     if not is_unknown(port):
@@ -309,7 +371,7 @@ def _custom_image(v: _Validator, key: str, image: Any) -> dict[str, Any] | None:
     credentials = image.get("credentials")
     if credentials is not None and not is_unknown(credentials) and not _credentials_ok(credentials):
         v.fail(f"{key}.credentials", credentials, "is not {username, password} strings",
-               "give both username and password for the registry (a password needs a username)")
+               "give both username and password for the registry, neither empty (a password needs a username)")
         ok = False
     if not ok or url is None or port is None:
         return None
@@ -363,7 +425,7 @@ def _env(v: _Validator, key: str, env: Any) -> dict[str, Any] | None:
             v.fail(path, value, "is not a finite number", "quote it as a string")
         elif (text := env_value(value)) is None:
             v.fail(path, value, "is not a scalar", "quote it as a string")
-        else:
+        elif not v.control_character(path, text, "the container reads env values as text", lines=True):
             return text
         return None
 
@@ -374,10 +436,12 @@ def _secrets(v: _Validator, key: str, secrets: Any) -> dict[str, Any] | None:
     """Like env, but values must be non-empty strings (set with `pulumi config set --secret`), and a failure never
     shows one (the path `secrets.*` is redacted)."""
     def value_of(path: str, value: Any) -> str | None:
-        if isinstance(value, str) and value:
+        fix = ("quote the value (set it with `pulumi config set --secret --path "
+               f"'hf-endpoints:{v.label}.{path}' <value>`)")
+        if not isinstance(value, str) or not value:
+            v.fail(path, value, "is not a non-empty string", fix)
+        elif not v.control_character(path, value, fix, lines=True):
             return value
-        v.fail(path, value, "is not a non-empty string", "quote the value (set it with `pulumi config set "
-               f"--secret --path 'hf-endpoints:{v.label}.{path}' <value>`)")
         return None
 
     return _variables(v, key, secrets, value_of)
@@ -391,14 +455,12 @@ def _smoke_test(v: _Validator, key: str, smoke: Any) -> dict[str, Any] | None:
         return None
     prompt = smoke.get("prompt")
     if not is_unknown(prompt):
-        prompt = v.string("smoke_test.prompt", prompt, "give a prompt the model must answer")
+        prompt = v.string("smoke_test.prompt", prompt, "give a prompt the model must answer", lines=True)
     expect = smoke.get("expect", r"\S")
-    if not is_unknown(expect):
-        try:
-            re.compile(expect)
-        except (re.error, TypeError) as error:
-            v.fail("smoke_test.expect", expect, f"is not a regular expression ({error})", "fix the pattern")
-            ok = False
+    if not is_unknown(expect) and (problem := reply_pattern.problem(expect)) is not None:
+        v.fail("smoke_test.expect", expect, f"is not a regular expression the smoke test can run: {problem}",
+               "fix the pattern; lookaround and backreferences are not supported (the match must take linear time)")
+        ok = False
     tokens = smoke.get("max_new_tokens", 20)
     if not is_unknown(tokens):
         tokens = v.integer("smoke_test.max_new_tokens", tokens, 1, 4096, "e.g. 20")
@@ -597,9 +659,9 @@ def _scaling(v: _Validator, known: Mapping[str, Any]) -> None:
     out = v.out
     min_fix = "set min_replica to 0 (scale to zero) or more"
     if "min_replica" in known:
-        out["min_replica"] = v.integer("min_replica", known["min_replica"], 0, None, min_fix)
+        out["min_replica"] = v.integer("min_replica", known["min_replica"], 0, U32_MAX, min_fix)
     if "max_replica" in known:
-        out["max_replica"] = v.integer("max_replica", known["max_replica"], 1, None,
+        out["max_replica"] = v.integer("max_replica", known["max_replica"], 1, U32_MAX,
                                        "set max_replica to 1 or more")
     low = out.get("min_replica", DEFAULTS["min_replica"])
     high = out.get("max_replica", DEFAULTS["max_replica"])  # each an int, None (reported) or unknown (preview)
@@ -634,7 +696,7 @@ def _scaling(v: _Validator, known: Mapping[str, Any]) -> None:
 # In the order their failures are reported. A new field adds its validator to one of the tables.
 STEPS: tuple[Step, ...] = (
     _identity,
-    _each({"repository": _repository, "framework": _text, "task": _text, "domain": _text,
+    _each({"repository": _repository, "framework": _text, "task": _text, "domain": _domain,
            "revision": _revision, "path": _route_path, "type": _endpoint_type, "accelerator": _accelerator}),
     _hardware,  # after accelerator: the catalog is searched with it
     _scaling,

@@ -6,7 +6,9 @@ nothing imports in a circle. No I/O.
 Why redaction lives here: every message about a value goes through `show`, so a value under a key that looks like
 it holds a secret (`secret`, `Secrets`, `HF_TOKEN`, `apiKey`, `credential`, ... anywhere in the key's path, e.g.
 `secrets.API_KEY`, `custom_image.credentials`) or a string shaped like a token is shown as `<redacted>`, whatever the
-failure (a typo'd key, a wrong type, an unknown key).
+failure (a typo'd key, a wrong type, an unknown key). So are the credentials of a URL (`https://user:pass@host/`,
+`user:pass@ghcr.io/...`). Key paths are shown through `show_key`: a key is user input too, and a control character
+in it (an ESC) must not reach the terminal raw. A very long value is cut (a 10,000-character URL is not a message).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ SECRET_WORDS = frozenset({
 })
 _WORD_BOUNDARY = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # Strings shaped like a Hugging Face token or a vendor API key are secrets wherever they appear.
-TOKEN_SHAPED = re.compile(r"hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}")
+TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\bsk-[A-Za-z0-9_-]{16,}")
 
 
 def is_secret_key(key: Any) -> bool:
@@ -71,29 +73,67 @@ def is_secret_path(path: str) -> bool:
     return any(is_secret_key(part) for part in path.split("."))
 
 
+# `[scheme://]userinfo@host[:port][/path]`. Not an image digest (`name@sha256:<hex>`: no host and path after the `@`),
+# and not an e-mail address (no scheme, no `:` in the userinfo, nothing after the host).
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?(?P<userinfo>.+)@"
+                           r"(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)(?P<path>/.*)?", re.S)
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+
+
+def split_url_credentials(text: str) -> tuple[str, str] | None:
+    """(`scheme://` or "", what follows the credentials) when `text` carries `user:password@` before a host, e.g.
+    `https://bot:pw@ghcr.io/x:1` -> ("https://", "ghcr.io/x:1"); else None."""
+    match = _URL_USERINFO.fullmatch(text) if "@" in text else None
+    if match is None or _DIGEST.fullmatch(text[match.start("host"):]):
+        return None
+    scheme, path = match["scheme"] or "", match["path"] or ""
+    if not (scheme or ":" in match["userinfo"] or path):
+        return None
+    return scheme, match["host"] + path
+
+
 def redacted(value: Any) -> Any:
-    """A copy of `value` with every value under a secret-looking key, and every token-shaped string, redacted."""
+    """A copy of `value` with every value under a secret-looking key, every token-shaped string and the credentials
+    of a URL redacted."""
     if isinstance(value, Mapping):
         return {key: REDACTED if is_secret_key(key) else redacted(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redacted(item) for item in value]
     if isinstance(value, str) and TOKEN_SHAPED.search(value):
         return REDACTED
+    if isinstance(value, str) and (credentials := split_url_credentials(value)) is not None:
+        return f"{credentials[0]}{REDACTED}@{credentials[1]}"
     return value
+
+
+SHOWN_LENGTH = 120
 
 
 def show(value: Any, path: str = "") -> str:
     """A value as the user wrote it in YAML/JSON terms (`"abc"`, `5`, `true`, `Infinity`), for messages; a value at
-    a secret-looking `path` (or a token-shaped one) is `<redacted>`, and so is anything secret inside it."""
+    a secret-looking `path` (or a token-shaped one) is `<redacted>`, and so is anything secret inside it. Control
+    characters are escaped (`\\u001b`), as JSON writes them; past SHOWN_LENGTH characters the text is cut."""
     if is_secret_path(path):
         return REDACTED
     value = redacted(value)
     if value == REDACTED:
         return REDACTED
     try:
-        return json.dumps(_as_written(value), sort_keys=True)
+        text = json.dumps(_as_written(value), sort_keys=True)
     except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    if len(text) <= SHOWN_LENGTH:
+        return text
+    return f"{text[:SHOWN_LENGTH]}... ({len(value) if isinstance(value, str) else len(text)} characters)"
+
+
+def show_key(path: Any) -> str:
+    """A key path (`env.A`, `min\\u001breplica`) for a message: as written when it is printable ASCII, else escaped
+    as `show` escapes values (JSON's escapes, without the quotes)."""
+    text = str(path)
+    if text.isascii() and text.isprintable():
+        return text
+    return json.dumps(text)[1:-1]
 
 
 def is_number(value: Any) -> bool:

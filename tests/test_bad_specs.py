@@ -1,7 +1,8 @@
-"""The review's bad-input table, as a test: 99 endpoint cases through the program's stack-config step and `check`
-in the real provider host (see `tests.bad_specs`), and 12 stack-level cases through the program itself
-(`__main__.py` under mocks, preview against the real host). For every case: no crash, no secret value in any
-message or log line, no wrong acceptance, the key named, and no API call."""
+"""The review's bad-input table, as a test: 99 endpoint cases (and the second review's 24, issue 16) through the
+program's stack-config step and `check` in the real provider host (see `tests.bad_specs`), and 12 stack-level cases
+through the program itself (`__main__.py` under mocks, preview against the real host). For every case: no crash, no
+secret value in any message or log line, no raw control character in a message, no wrong acceptance, the key named,
+and no API call."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from providers.stack_files import load_stack, to_plain
 from tests import shared_files
-from tests.bad_specs import CORRECTIONS, TABLE_PATH, change_of, load_table, run_case
+from tests.bad_specs import CORRECTIONS, SECOND_REVIEW, TABLE_PATH, change_of, load_table, run_case
 from tests.endpoint_stack import tutorial_only
 from tests.harness import program
 from tests.harness.engine import State
@@ -29,7 +30,8 @@ TABLE = load_table()
 
 
 def endpoint_cases() -> list[Any]:
-    return [pytest.param(change_of(case), case["key"], id=case["id"]) for case in TABLE["cases"]]
+    """The review's cases, then the second review's (issue 16)."""
+    return [pytest.param(change_of(case), case["key"], id=case["id"]) for case in [*TABLE["cases"], *SECOND_REVIEW]]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,7 @@ def test_bad_endpoint_spec_is_refused_naming_its_key(host, emulator, change, key
     assert outcome.rejected, "accepted"
     assert outcome.names(key), outcome.messages
     assert outcome.leaks(host.log_lines()[before:]) == []
+    assert not outcome.raw_control_characters(), outcome.messages
     assert emulator.calls() == []
 
 

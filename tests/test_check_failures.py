@@ -15,6 +15,7 @@ from tests.test_inference_endpoint import jais, start_host
 pytestmark = pytest.mark.slow
 
 E = "endpoints.jais"
+TGI_134 = "ghcr.io/huggingface/text-generation-inference:1.3.4"
 INVALID = [
     ("name-case", {"name": "Jais_13B"}, "name",
      'endpoints.Jais_13B.name: "Jais_13B" is not valid; use at most 32 lowercase letters, digits and \'-\', '
@@ -25,8 +26,9 @@ INVALID = [
      "hf-endpoints:namespace to your HF user or organization name"),
     ("repository-missing", {"repository": None}, "repository",
      f"{E}.repository: missing is required; set `repository` under {E} (or in hf-endpoints:defaults)"),
-    ("repository-bad", {"repository": "a/b/c"}, "repository", f'{E}.repository: "a/b/c" is not valid; use the '
-     "model's Hub id, e.g. `derek-thomas/jais-13b-chat-hf`"),
+    ("repository-bad", {"repository": "a/b/c"}, "repository", f'{E}.repository: "a/b/c" is not valid '
+     "(huggingface_hub: Repo id must be in the form 'repo_name' or 'namespace/repo_name'); use the model's Hub id, "
+     "e.g. `derek-thomas/jais-13b-chat-hf`"),
     ("framework-empty", {"framework": ""}, "framework", f'{E}.framework: "" is not a non-empty string;'),
     ("task-number", {"task": 5}, "task", f"{E}.task: 5 is not a non-empty string;"),
     ("accelerator", {"accelerator": "tpu"}, "accelerator",
@@ -68,7 +70,7 @@ INVALID = [
      f"{E}.custom_image.port: 70000 is out of range (must be between 1 and 65535)"),
     ("image-password-only", {"custom_image": {"url": "x:1", "credentials": {"password": "p"}}}, "custom_image",
      f"{E}.custom_image.credentials: <redacted> is not {{username, password}} strings; give both username "
-     "and password for the registry (a password needs a username)"),
+     "and password for the registry, neither empty (a password needs a username)"),
     ("env-not-mapping", {"env": ["A=1"]}, "env", f'{E}.env: ["A=1"] is not a mapping; write env as NAME: value pairs'),
     ("env-bad-name", {"env": {"MY-VAR": "1"}}, "env", f'{E}.env.MY-VAR: "1" has an invalid variable name;'),
     ("env-nested", {"env": {"A": {"b": 1}}}, "env", f'{E}.env.A: {{"b": 1}} is not a scalar; quote it as a string'),
@@ -91,10 +93,17 @@ INVALID = [
      f"{E}.smoke_test.prompt: missing is not a non-empty string; give a prompt the model must answer"),
     ("smoke-bad-regex", {"smoke_test": {"prompt": "hi", "expect": "(unclosed"}}, "smoke_test",
      f'{E}.smoke_test.expect: "(unclosed" is not a regular expression'),
+    ("smoke-lookahead", {"smoke_test": {"prompt": "hi", "expect": "(?=pos)pos"}}, "smoke_test",
+     f'{E}.smoke_test.expect: "(?=pos)pos" is not a regular expression the smoke test can run: invalid perl operator: '
+     "(?= (RE2 syntax); fix the pattern; lookaround and backreferences are not supported (the match must take "
+     "linear time)"),
+    ("smoke-backreference", {"smoke_test": {"prompt": "hi", "expect": "(a)\\1"}}, "smoke_test",
+     f'{E}.smoke_test.expect: "(a)\\\\1" is not a regular expression the smoke test can run: invalid escape '
+     "sequence: \\1 (RE2 syntax);"),
     ("smoke-tokens", {"smoke_test": {"prompt": "hi", "max_new_tokens": 0}}, "smoke_test",
      f"{E}.smoke_test.max_new_tokens: 0 is out of range (must be between 1 and 4096)"),
     ("revision-empty", {"revision": " "}, "revision", f'{E}.revision: " " is not a non-empty string; use a'),
-    ("domain-number", {"domain": 5}, "domain", f"{E}.domain: 5 is not a non-empty string; set `domain` to a"),
+    ("domain-number", {"domain": 5}, "domain", f"{E}.domain: 5 is not a non-empty string; give the host name alone"),
     ("max-inf", {"max_replica": math.inf}, "max_replica", f"{E}.max_replica: Infinity is not a whole number;"),
     ("instance-type-list", {"instance_type": ["nvidia-a10g"]}, "instance_type",
      f'{E}.instance_type: ["nvidia-a10g"] is not a non-empty string; set `instance_type`, e.g. nvidia-a10g / x1'),
@@ -181,6 +190,56 @@ INVALID = [
      "`min_replica`?"),
     ("typo-key", {"instance_typ": "x"}, "instance_typ", f'{E}.instance_typ: "x" is not a known key; did you '
      "mean `instance_type`?"),
+    # Issue 16, items 2, 8, 9 and 10: each of these passed check (or crashed it) before.
+    ("output-state", {"state": "running"}, "state", f'{E}.state: "running" is an output of the endpoint, not an '
+     "input; remove it (the API sets it; read it with `pulumi stack output`)"),
+    ("output-price", {"price_per_hour": 0}, "price_per_hour", f"{E}.price_per_hour: 0 is an output of the endpoint,"),
+    ("dunder-key", {"__proto__": {"polluted": True}}, "__proto__", f'{E}.__proto__: {{"polluted": true}} is not a '
+     "known key; remove it (keys starting with `__` are Pulumi's own)"),
+    ("max-replica-1e20", {"max_replica": 1e20}, "max_replica", f"{E}.max_replica: 100000000000000000000 is out of "
+     "range (must be at most 4294967295, the API's limit); set max_replica to 1 or more"),
+    ("repository-non-ascii", {"repository": "derek-thomas/jaïs-13b"}, "repository",
+     f'{E}.repository: "derek-thomas/ja\\u00efs-13b" is not valid (huggingface_hub: Repo id must use alphanumeric '
+     "chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' and the maximum length is 96); use the "
+     "model's Hub id, e.g. `derek-thomas/jais-13b-chat-hf`"),
+    ("repository-double-dash", {"repository": "derek--thomas/jais"}, "repository",
+     f'{E}.repository: "derek--thomas/jais" is not valid (huggingface_hub: Cannot have -- or .. in repo_id);'),
+    ("repository-1000-chars", {"repository": "a" * 1000}, "repository",
+     f'{E}.repository: "{"a" * 119}... (1000 characters) is not valid (huggingface_hub: Repo id must use'),
+    ("env-value-nul", {"env": {"MODEL_ID": "/repo\x00sitory"}}, "env", f'{E}.env.MODEL_ID: "/repo\\u0000sitory" '
+     "has a control character (\\u0000) in it; remove it; the container reads env values as text"),
+    ("framework-nul", {"framework": "py\x00torch"}, "framework",
+     f'{E}.framework: "py\\u0000torch" has a control character (\\u0000) in it; remove it;'),
+    ("revision-newline", {"revision": "main\n"}, "revision",
+     f'{E}.revision: "main\\n" has a control character (\\n) in it; remove it; use a commit sha'),
+    ("health-route-space", {"custom_image": {**jais()["custom_image"], "health_route": "/he alth"}}, "custom_image",
+     f'{E}.custom_image.health_route: "/he alth" is not a path; use a path such as /health (no spaces or control '
+     "characters)"),
+    ("domain-url", {"domain": "http://evil.example/", "path": "/v1"}, "domain", f'{E}.domain: "http://evil.example/" '
+     "is not valid; give the host name alone, e.g. `models.example.com` (no scheme, port or path)"),
+    ("image-url-10000-chars", {"custom_image": {**jais()["custom_image"], "url": f"ghcr.io/{'a' * 10000}:1.3.4"}},
+     "custom_image", f'{E}.custom_image.url: "ghcr.io/{"a" * 111}... (10014 characters) is 10014 characters long; an '
+     "image reference is at most a 255-character name, a tag and a digest"),
+    ("image-url-credentials", {"custom_image": {**jais()["custom_image"], "url": f"bot:s3cret@{TGI_134}"}},
+     "custom_image", f'{E}.custom_image.url: "<redacted>@{TGI_134}" has registry credentials in it; write the image '
+     f"alone ({TGI_134}) and give the credentials as custom_image.credentials: {{username, password}}, the password "
+     "with `pulumi config set --secret --path 'hf-endpoints:endpoints.jais.custom_image.credentials.password' "
+     "<password>`"),
+    ("image-url-credentials-https", {"custom_image": {**jais()["custom_image"], "url": f"https://bot:s3cret@{TGI_134}"}},
+     "custom_image", f'{E}.custom_image.url: "https://<redacted>@{TGI_134}" has registry credentials in it; write the '
+     f"image alone ({TGI_134})"),
+    ("registry-password-empty",
+     {"custom_image": {**jais()["custom_image"], "credentials": {"username": "bot", "password": ""}}},
+     "custom_image", f"{E}.custom_image.credentials: <redacted> is not {{username, password}} strings; give both "
+     "username and password for the registry, neither empty"),
+    ("tag-reserved-upper-case", {"tags": ["HF-ENDPOINTS:x"]}, "tags",
+     f'{E}.tags: ["HF-ENDPOINTS:x"] is not a list of non-empty strings without the `hf-endpoints:` prefix;'),
+    ("tag-reserved-leading-space", {"tags": [" hf-endpoints:x"]}, "tags",
+     f'{E}.tags: [" hf-endpoints:x"] is not a list of non-empty strings without the `hf-endpoints:` prefix;'),
+    ("tag-escape", {"tags": ["team\x1b[31m"]}, "tags",
+     f'{E}.tags: "team\\u001b[31m" has a control character (\\u001b) in it; remove it; write tags as plain text'),
+    ("key-with-escape", {"min\x1breplica": 1}, "min\\u001breplica",
+     f"{E}.min\\u001breplica: 1 is not a known key; did you mean `min_replica`?"),
 ]
 
 

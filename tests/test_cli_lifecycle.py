@@ -259,3 +259,30 @@ def test_killed_up_then_up_again_takes_the_endpoint_back(project, emulator):
     assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
     assert [r["id"] for r in project.resources()] == [f"{NS}/{NAME}"]
     assert project.outputs()[NAME]["state"] == "running"
+
+
+def test_a_protected_stack_refuses_destroy_until_protect_is_lifted(project, emulator):
+    """hf-endpoints:protect (prod sets it): `pulumi destroy` and a removed entry are refused, the endpoint keeps
+    serving; after `hf-endpoints:protect: false` and `pulumi up`, destroy deletes it."""
+    config = project.stack_config()
+    config["hf-endpoints:protect"] = True
+    project.write_stack(config)
+    project.up()
+    refused = project.destroy(check=False)
+    assert refused.code != 0
+    assert f"InferenceEndpoint::{NAME}\" cannot be deleted" in refused.output, refused.output  # Pulumi's own words
+    assert "because it is protected" in refused.output
+    removed = {**config, "hf-endpoints:endpoints": {}}
+    project.write_stack(removed)
+    preview = project.preview(check=False)
+    assert preview.code != 0
+    assert (f"endpoints.{NAME}: local/{NAME} is no longer in the stack file, but hf-endpoints:protect is true: a "
+            "protected endpoint is never deleted; to delete it, put its entry back, run `pulumi config set "
+            "hf-endpoints:protect false` and `pulumi up`, then remove the entry (or run `pulumi destroy`)"
+            ) in preview.output.replace("\n", " "), preview.output
+    assert [e["status"]["state"] for e in emulator.endpoints(NS)] == ["running"]
+    assert api_writes(emulator) == [("POST", f"/v2/endpoint/{NS}")]
+    project.write_stack({**config, "hf-endpoints:protect": False})
+    project.up()
+    project.destroy()
+    assert emulator.endpoints(NS) == []

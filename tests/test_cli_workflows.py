@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -56,11 +57,20 @@ def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_pat
     assert not (checkout / ".pulumi-local" / "emulator.pid").exists()
 
 
+def secret_forms(*secrets: str) -> list[str]:
+    """Each secret as a server (or a log) might repeat it: as it is, lower-cased, URL-encoded."""
+    return [form for secret in secrets
+            for form in dict.fromkeys((secret, secret.lower(), quote(secret, safe=""), quote_plus(secret)))]
+
+
 def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
-    """The token (`config set --secret`) and an endpoint secret (`--secret --path`) reach the API, and
-    appear in plaintext in no command's output, no `stack export` and no file of the backend."""
-    token = "hf_" + "TokenOfTheSecretsTest0123456789"  # built here: no token-shaped text in any file
-    secret = "sk-live-SecretValueOfTheTest-42"
+    """The token (`config set --secret`), an endpoint secret and a registry password (`--secret --path`) reach the API,
+    and appear in no command's output, no `stack export` and no file of the backend (state, history, backups), in
+    any form, even after the server repeated all three in a failed endpoint's message (refreshed into the `message`
+    output before issue 16), and an `up` against that failed endpoint."""
+    token = "tok/En+OfTheSecretsTest-0123"  # not shaped like a token: only its value can mask it
+    secret = "Live/Secret+Value=OfTheTest-42"
+    password = "Registry/Pass+word=OfTheTest"
     state = tmp_path / "emulator.json"
     with EmulatorProcess([*EMULATOR_FAST_ARGS, "--time-scale", "60", "--reply", "positive",
                           "--token", f"{token}=local", "--state", str(state)]) as emulator:
@@ -69,27 +79,61 @@ def test_secrets_never_appear_in_plaintext(tmp_path, pulumi_bin):
         project.point_at_emulator()
         project.only_endpoints(NAME)
         outputs = [project.init().output]
-        outputs.append(project.run("config", "set", "--stack", "local", "--secret", "hf-endpoints:hfToken",
-                                   token).output)
-        outputs.append(project.run("config", "set", "--stack", "local", "--secret", "--path",
-                                   f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY", secret).output)
+        endpoint = f"hf-endpoints:endpoints.{NAME}"
+        for args in (("--secret", "hf-endpoints:hfToken", token),
+                     ("--secret", "--path", f"{endpoint}.secrets.API_KEY", secret),
+                     ("--path", f"{endpoint}.custom_image.credentials.username", "bot"),
+                     ("--secret", "--path", f"{endpoint}.custom_image.credentials.password", password)):
+            outputs.append(project.run("config", "set", "--stack", "local", *args).output)
         outputs.append(project.preview().output)
         outputs.append(project.up().output)
         outputs.append(project.refresh("--diff").output)
         outputs.append(project.preview("--expect-no-changes").output)
+        leaked = secret_forms(secret, password, token)
+        emulator.force_state("local", NAME, "failed", f"KeyError: {' '.join(leaked)}")
+        outputs.append(project.refresh("--diff").output)
+        (resource,) = project.resources()
+        assert resource["outputs"]["message"].startswith("KeyError: ***")  # it reached the state, masked
+        env = project.stack_config()["hf-endpoints:endpoints"][NAME]["env"]
+        project.edit_endpoint(NAME, env={**env, "MAX_INPUT_LENGTH": "1800"})
+        failed = project.up(check=False)
+        assert failed.code != 0 and f"local/{NAME}: the API refused the update" in failed.output, failed.output
+        outputs.append(failed.output)
         outputs.append(project.run("stack", "export", "--stack", "local").stdout)
         outputs.append(project.run("stack", "output", "--stack", "local", "--json").stdout)
         outputs.append(project.run("config", "--stack", "local").stdout)
         stored = state.read_text()
         outputs.append(project.destroy().output)
-    assert secret in stored  # it did reach the endpoint
+    assert secret in stored and password in stored  # they did reach the endpoint
     files = [Path(folder, name) for folder, dirs, names in os.walk(tmp_path / "project")
              if not {".pulumi-home", "providers", "__pycache__"} & set(Path(folder).parts) for name in names]
-    assert any(".state" in path.parts for path in files)
+    backend = {part for path in files if ".state" in path.parts for part in path.parts}
+    assert {"stacks", "history", "backups"} <= backend  # the whole backend is searched
     for text in [*outputs, *(path.read_text(errors="replace") for path in files)]:
-        assert token not in text
-        assert secret not in text
-    assert "[secret]" in outputs[3]
+        assert [form for form in leaked if form in text] == []
+    assert "[secret]" in outputs[5]
+    assert not [text for text in outputs if "in plain text" in text]  # `--secret --path` values are encrypted
+
+
+def test_secrets_written_in_clear_are_warned_about_and_a_token_list_refused(project, emulator):
+    """A token and a `secrets:` value typed into the stack file: the preview (which shows them as [secret]) says they
+    sit there in clear and how to encrypt them, without showing them. A token given as a list fails it."""
+    config = project.stack_config()
+    config["hf-endpoints:hfToken"] = emulator.token
+    config["hf-endpoints:endpoints"][NAME]["secrets"] = {"API_KEY": "in-clear-0000"}
+    project.write_stack(config)
+    preview = project.preview()
+    assert ("hf-endpoints:hfToken is in the stack file in plain text (the preview shows it as [secret], yet only "
+            "`--secret` config is encrypted); store it encrypted: `pulumi config set --secret hf-endpoints:hfToken "
+            "<token>`, or export HF_TOKEN instead") in preview.output, preview.output
+    assert (f"hf-endpoints:endpoints.{NAME}.secrets.API_KEY is in the stack file in plain text") in preview.output
+    assert "in-clear-0000" not in preview.output
+    config["hf-endpoints:hfToken"] = [emulator.token, "x"]
+    project.write_stack(config)
+    refused = project.preview(check=False)
+    assert refused.code != 0
+    assert "hf-endpoints:hfToken: <redacted> is not a string (the API would refuse it at `up`)" in refused.output
+    assert [c for c in emulator.calls() if c["path"].startswith("/v2/")] == []  # no Endpoints API call
 
 
 def test_replace_whose_create_fails_after_the_delete_converges_on_the_next_up(tmp_path, pulumi_bin, emulator):
@@ -130,6 +174,7 @@ def test_promotion_then_prod_preview_shows_one_update(tmp_path, pulumi_bin):
         prod.point_at_emulator()
         config = prod.stack_config()
         config["hf-endpoints:namespace"] = "prod-team"
+        config["hf-endpoints:protect"] = False  # prod's protection has its own test; this one ends with destroy
         prod.write_stack(config)
         revision = builtin_sha("derek-thomas/jais-13b-chat-hf")  # the commit the emulator's Hub knows
         dev.edit_endpoint(NAME, revision=revision)

@@ -429,7 +429,7 @@ def test_config_and_reset(emulator):
     emulator.reset()
     assert emulator.request("GET", "/_emulator/config") == {
         "startup_seconds": 0.3, "update_seconds": 0.2, "delete_seconds": 0.2, "time_scale": 0.05, "reply": None,
-        "quota": None}
+        "quota": None, "body_timeout_seconds": 10.0}
 
 
 def test_out_of_band_edits(http, emulator):

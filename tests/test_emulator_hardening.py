@@ -7,6 +7,7 @@ matters (a non-loopback client); everything else goes over HTTP to the session's
 import asyncio
 import json
 import math
+import socket
 import subprocess
 import sys
 import time
@@ -481,3 +482,67 @@ def test_call_log_is_a_bounded_ring():
         log.add({"method": "GET", "path": f"/{i}"})
     assert [e["path"] for e in log.entries()] == ["/2", "/3", "/4"]
     assert CallLog().limit == 10000
+
+
+# ------------------------------------------------------------------- issue 16: headers and short bodies
+
+@pytest.mark.parametrize(("method", "path", "message"), [
+    ("GET", "/api/models/gpt2/revision/ma%00in", "Invalid rev id: ma\\x00in"),
+    ("GET", "/gpt2/resolve/ma%00in/config.json", "Invalid rev id: ma\\x00in"),
+    ("HEAD", "/gpt2/resolve/ma%00in/config.json", "Invalid rev id: ma\\x00in"),
+    ("GET", "/api/models/gpt2/revision/ma%1b%5b2Jin", "Invalid rev id: ma\\x1b[2Jin"),
+], ids=["model-info-nul", "resolve-nul", "resolve-head-nul", "escape"])
+def test_a_control_character_in_a_revision_is_a_404_with_an_escaped_header(http, method, path, message):
+    """The NUL landed in the X-Error-Message header, and the server dropped the connection instead of answering."""
+    r = http.request(method, path)
+    assert (r.status_code, r.headers["x-error-code"], r.headers["x-error-message"]) == (
+        404, "RevisionNotFound", message)
+
+
+def _socket(emulator):
+    host, port = emulator.base_url.rsplit("//", 1)[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _short_body(path: str, method: str = "POST") -> bytes:
+    """A request whose body stops 95 bytes short of its Content-Length."""
+    return (f"{method} {path} HTTP/1.1\r\nHost: emulator\r\nAuthorization: Bearer hf_local\r\n"
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":').encode()
+
+
+def _wait_for_call(emulator, path: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        calls = [c for c in emulator.calls() if c["path"] == path]
+        if calls:
+            return calls[-1]
+        time.sleep(0.02)
+    pytest.fail(f"no call of {path} was logged")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/v2/endpoint/local"), ("PUT", "/v2/endpoint/local/ep"), ("POST", "/_emulator/faults"),
+], ids=["create", "update", "control-route"])
+def test_a_body_shorter_than_its_content_length_is_a_408_in_bounded_time(emulator, method, path):
+    """It hung forever (no read timeout). Now: 408 once `body_timeout_seconds` passed, then the connection closes
+    (the rest of the body may still come), and no traceback in the emulator's log."""
+    emulator.configure(body_timeout_seconds=0.3)
+    logged = len(emulator.stderr)
+    with _socket(emulator) as sock:
+        sock.sendall(_short_body(path, method))
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after its answer
+            answer += chunk
+    head, _, body_text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+    assert b"\r\nconnection: close\r\n" in head.lower()
+    assert json.loads(body_text) == {"error": "The request body did not arrive in full within 0.3s"}
+    assert "Traceback" not in emulator.stderr[logged:]
+
+
+def test_a_client_gone_in_the_middle_of_its_body_leaves_no_traceback(emulator):
+    logged = len(emulator.stderr)
+    with _socket(emulator) as sock:
+        sock.sendall(_short_body("/v2/endpoint/local"))
+    assert _wait_for_call(emulator, "/v2/endpoint/local")["status"] == 400
+    assert "Traceback" not in emulator.stderr[logged:]

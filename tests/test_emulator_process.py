@@ -75,7 +75,7 @@ def test_command_line_settings(tmp_path):
     args = ["--error-rate", "0.5", "--rate-limit-rate", "0.25", "--retry-after", "2", "--latency", "0.01",
             "--drop-rate", "0.125", "--fail-start", "bad", "--fail-update", "worse", "--reply", "hi there",
             "--quota", "3", "--startup-seconds", "1", "--update-seconds", "2", "--delete-seconds", "3",
-            "--time-scale", "4", "--seed", "7"]
+            "--time-scale", "4", "--body-timeout", "5", "--seed", "7"]
     with EmulatorProcess(args) as emu:
         emu.faults(error_rate=0)
         emu.reset()
@@ -85,7 +85,7 @@ def test_command_line_settings(tmp_path):
             "fail_update_pattern": "worse"}
         assert emu.request("GET", "/_emulator/config") == {
             "startup_seconds": 1.0, "update_seconds": 2.0, "delete_seconds": 3.0, "time_scale": 4.0,
-            "reply": "hi there", "quota": 3}
+            "reply": "hi there", "quota": 3, "body_timeout_seconds": 5.0}
 
 
 def test_sixteen_threads_leave_a_consistent_store(tmp_path):

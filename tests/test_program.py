@@ -13,12 +13,13 @@ import pytest
 from emulator import hub
 from emulator.process import EmulatorProcess
 from providers import promote
+from providers.endpoints_ready import protected_removals
 from providers.stack_files import load_stack, to_plain
 from tests.conftest import EMULATOR_FAST_ARGS
 from tests.endpoint_stack import ENDPOINT_TYPE, PROJECT, endpoint_hosts, tutorial_only
 from tests.harness import program
-from tests.harness.engine import State, format_path
-from tests.harness.provider_host import HostFactory
+from tests.harness.engine import ProtectedError, State, format_path
+from tests.harness.provider_host import UNKNOWN, HostFactory
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +133,13 @@ def test_stack_lifecycle(stack, emulator, hosts, tmp_path):
 
     moved = copy.deepcopy(changed)
     endpoints_section(moved)[name]["region"] = "eu-west-1"
+    if stack == "prod":  # hf-endpoints:protect: a replacement deletes first, so it is refused until that is lifted
+        emulator.clear_calls()
+        with pytest.raises(ProtectedError, match=f'unable to replace resource ".*{name}"'):
+            project.up(moved)
+        assert writes(emulator) == []
+        changed["hf-endpoints:protect"] = moved["hf-endpoints:protect"] = False
+        assert set(ops(project.up(changed)).values()) == {"same"}
     emulator.clear_calls()
     assert ops(project.up(moved)) == {name: "replace", "endpoints-ready": "update"}
     assert writes(emulator) == [("DELETE", f"/v2/endpoint/{namespace}/{name}"), ("POST", f"/v2/endpoint/{namespace}")]
@@ -186,7 +194,12 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, hosts, tmp_path):
     assert writes(emulator) == [("PUT", "/v2/endpoint/my-org/jais-13b-chat")]
     (live,) = emulator.endpoints("my-org")
     assert live["model"]["env"]["MAX_INPUT_LENGTH"] == "1900"
+    with pytest.raises(ProtectedError, match="cannot be deleted\nbecause it is protected"):
+        prod.destroy()  # hf-endpoints:protect: prod's endpoints are not deleted until it is lifted
+    assert [e["name"] for e in emulator.endpoints("my-org")] == ["jais-13b-chat"]
+    prod.up({**config, "hf-endpoints:protect": False})
     prod.destroy()
+    assert emulator.endpoints("my-org") == []
 
 
 def test_preview_makes_no_api_call_and_changes_nothing(emulator, tmp_path):
@@ -257,3 +270,45 @@ def test_the_program_marks_endpoints_with_its_project_and_stack():
     run = program.run_program(MAIN, PROJECT, "local", config, preview=True)
     (endpoint,) = [reg for reg in run.registrations if reg.type == ENDPOINT_TYPE]
     assert endpoint.inputs["stack"] == "hf-endpoints/local"
+
+
+def test_removing_a_protected_endpoints_entry_fails_naming_the_setting(emulator, hosts):
+    """With hf-endpoints:protect, removing an entry used to delete a serving endpoint at once. Now the preview fails
+    (EndpointsReady's check sees the last `up`'s endpoints), naming the setting and how to lift it; Pulumi's own
+    refusal (protect) stands behind it. Lifted the documented way, the removal deletes it."""
+    project = Project("local", hosts)
+    config = {**stack_config("local", emulator), "hf-endpoints:protect": True}
+    project.up(config)
+    (name,) = endpoints_section(config)
+    lift = ("a protected endpoint is never deleted; to delete it, put its entry back, run `pulumi config set "
+            "hf-endpoints:protect false` and `pulumi up`, then remove the entry (or run `pulumi destroy`)")
+    still = "hf-endpoints:protect was true at the last `pulumi up`, so it is still protected"
+    for protect, setting in ((True, "hf-endpoints:protect is true"), (False, still)):
+        emulator.clear_calls()
+        with pytest.raises(Exception) as refused:
+            project.up({**config, "hf-endpoints:endpoints": {}, "hf-endpoints:protect": protect})
+        assert (f"endpoints.{name}: local/{name} is no longer in the stack file, but {setting}: {lift}"
+                in str(refused.value))
+        assert writes(emulator) == []
+    project.up({**config, "hf-endpoints:protect": False})
+    emulator.clear_calls()
+    project.up({**config, "hf-endpoints:endpoints": {}, "hf-endpoints:protect": False})
+    assert writes(emulator) == [("DELETE", f"/v2/endpoint/local/{name}")]
+
+
+A, B = {"namespace": "local", "name": "a"}, {"namespace": "local", "name": "b"}
+
+
+@pytest.mark.parametrize(("olds", "news", "removed"), [
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A], "protect": True}, ["b"]),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A]}, ["b"]),
+    ({"endpoints": [A, B]}, {"endpoints": [A], "protect": True}, ["b"]),
+    ({"endpoints": [A, B]}, {"endpoints": [A]}, []),
+    ({"endpoints": [A]}, {"endpoints": [{**A, "namespace": "other"}], "protect": True}, ["a"]),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": UNKNOWN, "protect": True}, []),
+    ({"endpoints": [A, B], "protect": True}, {"endpoints": [A, UNKNOWN], "protect": True}, []),
+    ({}, {"endpoints": [A], "protect": True}, []),
+], ids=["protected", "was-protected", "protected-now", "unprotected", "namespace-moved", "list-unknown",
+        "element-unknown", "first-up"])
+def test_which_removals_a_protected_stack_refuses(olds, news, removed):
+    assert [line.split(":")[0] for line in protected_removals(olds, news)] == [f"endpoints.{name}" for name in removed]

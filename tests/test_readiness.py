@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from providers.readiness import EndpointNotReadyError, Target, wait_until_ready
+from providers.readiness import EndpointNotReadyError, Target, smoke_test_passes, wait_until_ready
 from tests.fake_clock import FakeClock
 
 
 class ScriptedClient:
     """Each namespace's list answers follow a script of {name: state} per tick (the last one repeats)."""
 
-    def __init__(self, script: dict[str, list[dict[str, str]]], health: int = 200, reply: str = "positive",
-                 log: str | Exception = ""):
-        self.script, self.health_code, self.reply, self.log = script, health, reply, log
+    def __init__(self, script: dict[str, list[dict[str, str]]], health: int | list[int] = 200,
+                 reply: str = "positive", log: str | Exception = ""):
+        """`health`: the health route's status, or one per probe (the last one repeats)."""
+        self.script, self.reply, self.log = script, reply, log
+        self.health_codes = health if isinstance(health, list) else [health]
         self.calls: list[tuple[str, str]] = []
         self.ticks: dict[str, int] = {}
 
@@ -28,8 +30,9 @@ class ScriptedClient:
                 for name, state in states.items()]
 
     def health(self, url: str, route: str, *, authenticated: bool) -> int:
+        probes = sum(1 for call in self.calls if call[0] == "health")
         self.calls.append(("health", url))
-        return self.health_code
+        return self.health_codes[min(probes, len(self.health_codes) - 1)]
 
     def generate(self, url: str, prompt: str, max_new_tokens: int, *, authenticated: bool) -> str:
         self.calls.append(("generate", url))
@@ -111,6 +114,52 @@ def test_unhealthy_running_endpoint_is_polled_again():
     with pytest.raises(EndpointNotReadyError, match="timed out"):
         run(client, [Target("ns", "x")], timeout=3)
     assert [c[0] for c in client.calls].count("health") == 4
+
+
+@pytest.mark.parametrize(("code", "shown"), [
+    (404, "404"), (401, "401"), (204, "204"), (301, "301"), (499, "499"), (503, "503"), (0, "no connection"),
+], ids=["404", "401", "204", "301", "499", "503", "no-connection"])
+def test_only_a_200_from_the_health_route_is_healthy(code, shown):
+    """A running endpoint whose health route answers anything but 200 is probed again on the next tick (accepting
+    every status below 500 passed the whole suite before)."""
+    client = ScriptedClient({"ns": [{"x": "running"}]}, health=[code, 200])
+    finals, lines, clock = run(client, [Target("ns", "x")])
+    assert finals["ns/x"]["status"]["state"] == "running"
+    assert lines == [
+        "ns/x: running (replicas 1/1, 0s elapsed)",
+        f"ns/x: running, health route /health answered {shown}",
+        "ns/x: ready (health route answered 200) after 1.0s",
+    ]
+    assert [c[0] for c in client.calls] == ["list", "health", "list", "health"]
+    assert clock.now == 1.0
+
+
+@pytest.mark.timeout(20, method="thread")  # `re` took 18.8 s for 30 characters (41: hours), holding the GIL
+@pytest.mark.parametrize(("expect", "reply"), [
+    ("^(a+)+$", "a" * 40 + "!"), ("(a|aa)+$", "a" * 40 + "!"), ("^(a|a?)+$", "a" * 40 + "!"),
+    ("(x+x+)+y", "x" * 40),
+], ids=["nested-plus", "alternation", "optional-alternation", "double-plus"])
+def test_a_pattern_that_backtracks_cannot_outlive_the_deadline(expect, reply):
+    """The match runs in linear time (RE2): the reply does not match and the smoke test fails at once."""
+    target = Target("ns", "x", smoke_test={"prompt": "hi", "expect": expect})
+    with pytest.raises(EndpointNotReadyError, match="smoke test failed: the reply") as failure:
+        run(ScriptedClient({"ns": [{"x": "running"}]}, reply=reply), [target], timeout=10)
+    assert f"does not match expect {expect!r} (endpoints.x.smoke_test)" in str(failure.value)
+
+
+@pytest.mark.parametrize(("expect", "reply", "passes"), [
+    ("(?i)positive|negative|neutral", "The sentiment is Positive.", True),
+    ("(?i)positive|negative|neutral", "I cannot tell.", False),
+    ("^negative$", "negative", True),
+    ("^negative$", "not negative", False),
+    ("\\S", "  x ", True),
+    ("\\S", " \n\t", False),
+    ("(?i)إيجابي", "الجملة إيجابية", True),
+    ("\\pL+", "مرحبا", True),
+], ids=["any-of-three", "none-of-three", "anchored", "anchored-mismatch", "non-space", "only-spaces", "arabic",
+        "letters-in-any-script"])
+def test_the_smoke_test_matches_like_re_search(expect, reply, passes):
+    assert smoke_test_passes(expect, reply) is passes
 
 
 TGI_LOG = "\n".join([

@@ -145,3 +145,80 @@ def test_require_pinned_revision_accepts_a_commit_also_from_defaults():
 def test_every_problem_is_reported_at_once():
     assert len(problems(config(namespace="", readyTimeoutSeconds="0", endpoints={"Jais": {**JAIS, "env": {"X": None}}},
                                defaults={"regoin": "x"}))) == 5
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"endpoints": {"jais": {**JAIS, "__provider": "x"}}},
+     ['hf-endpoints:endpoints.jais.__provider: "x" is not a known key; remove it (keys starting with `__` are '
+      "Pulumi's own)"]),
+    ({"endpoints": {"jais": {**JAIS, "__proto__": {"polluted": True}}}},
+     ['hf-endpoints:endpoints.jais.__proto__: {"polluted": true} is not a known key; remove it (keys starting with '
+      "`__` are Pulumi's own)"]),
+    ({"endpoints": {"jais": {**JAIS, "state": "running"}}},
+     ['hf-endpoints:endpoints.jais.state: "running" is an output of the endpoint, not an input; remove it (the API '
+      "sets it; read it with `pulumi stack output`)"]),
+    ({"endpoints": {"jais": {**JAIS, "url": "http://evil.example/"}}},
+     ['hf-endpoints:endpoints.jais.url: "http://evil.example/" is an output of the endpoint, not an input; remove it '
+      "(the API sets it; read it with `pulumi stack output`)"]),
+    ({"endpoints": {"ja\x1bis": JAIS}},
+     ['hf-endpoints:endpoints.ja\\u001bis: "ja\\u001bis" is not a valid endpoint name; use at most 32 lowercase '
+      "letters, digits and '-', starting and ending with a letter or digit"]),
+    ({"ready\x1bTimeoutSeconds": "5"},
+     ["hf-endpoints:ready\\u001bTimeoutSeconds is not a setting of hf-endpoints; did you mean "
+      "`hf-endpoints:readyTimeoutSeconds`?"]),
+    ({"defaults": {**DEFAULTS, "min\x1breplica": 1}},
+     ["hf-endpoints:defaults.min\\u001breplica: 1 is not an endpoint key; did you mean `min_replica`?"]),
+    ({"endpoints": {"jais": {**JAIS, "env": {"A\x1bB": None}}}},
+     ["hf-endpoints:endpoints.jais.env.A\\u001bB: null has no value, and Pulumi drops it before check (the endpoint "
+      'would deploy without it); give it a value (an empty string is "") or remove the line']),
+], ids=["dunder-provider", "dunder-proto", "output-state", "output-url", "escape-in-endpoint-name",
+        "escape-in-setting", "escape-in-defaults-key", "escape-in-env-name"])
+def test_keys_that_are_no_inputs_and_raw_key_paths_are_refused_by_the_program(settings, expected):
+    """Issue 16: `__provider: x` crashed the provider host with a traceback, outputs given as input were ignored, and a
+    key's ESC byte reached the terminal raw. The program refuses them before anything is registered."""
+    assert problems(config(**settings)) == expected
+
+
+def test_a_token_given_as_a_list_fails_the_preview():
+    """It passed the preview and reached the API at `up` (401)."""
+    assert problems(config(hfToken=["hf_abcdefghijklmnop", "x"])) == [
+        "hf-endpoints:hfToken: <redacted> is not a string (the API would refuse it at `up`); set the token alone: "
+        "`pulumi config set --secret hf-endpoints:hfToken <token>`"]
+
+
+IN_CLEAR = ("is in the stack file in plain text (the preview shows it as [secret], yet only `--secret` config is "
+            "encrypted)")
+WITH_SECRETS = {**JAIS, "secrets": {"API_KEY": "sk-live-0000"},
+                "custom_image": {"url": "x:1", "credentials": {"username": "bot", "password": "pw-0000"}}}
+
+
+@pytest.mark.parametrize(("settings", "secret_keys", "expected"), [
+    ({"hfToken": "hf_abcdefghijklmnop"}, [],
+     [f"hf-endpoints:hfToken {IN_CLEAR}; store it encrypted: `pulumi config set --secret hf-endpoints:hfToken "
+      "<token>`, or export HF_TOKEN instead"]),
+    ({"hfToken": "hf_abcdefghijklmnop"}, ["hf-endpoints:hfToken"], []),
+    ({"endpoints": {"jais": WITH_SECRETS}}, [],
+     [f"hf-endpoints:endpoints.jais.secrets.API_KEY {IN_CLEAR}; store it encrypted: `pulumi config set --secret "
+      "--path 'hf-endpoints:endpoints.jais.secrets.API_KEY' <value>`",
+      f"hf-endpoints:endpoints.jais.custom_image.credentials.password {IN_CLEAR}; store it encrypted: `pulumi config "
+      "set --secret --path 'hf-endpoints:endpoints.jais.custom_image.credentials.password' <password>`"]),
+    ({"endpoints": {"jais": WITH_SECRETS}}, ["hf-endpoints:endpoints"], []),
+    ({"defaults": {**DEFAULTS, "secrets": {"DB": "x"}}}, ["hf-endpoints:endpoints"],
+     [f"hf-endpoints:defaults.secrets.DB {IN_CLEAR}; store it encrypted: `pulumi config set --secret --path "
+      "'hf-endpoints:defaults.secrets.DB' <value>`"]),
+    ({"endpoints": {"jais": {**JAIS, "env": {"HF_TOKEN": "x", "TOKENIZER": "hf_abcdefghijklmnop",
+                                             "MAX_TOTAL_TOKENS": "2048", "MODEL_ID": "/repository"}}}},
+     ["hf-endpoints:endpoints"],
+     ["hf-endpoints:endpoints.jais.env.HF_TOKEN looks like a secret, but env values are stored and shown in plain "
+      "text (state, preview, the dashboard); move it to secrets: `pulumi config set --secret --path "
+      "'hf-endpoints:endpoints.jais.secrets.HF_TOKEN' <value>`, and remove it from env",
+      "hf-endpoints:endpoints.jais.env.TOKENIZER looks like a secret, but env values are stored and shown in plain "
+      "text (state, preview, the dashboard); move it to secrets: `pulumi config set --secret --path "
+      "'hf-endpoints:endpoints.jais.secrets.TOKENIZER' <value>`, and remove it from env"]),
+], ids=["token-in-clear", "token-encrypted", "secrets-in-clear", "secrets-encrypted", "default-secrets-in-clear",
+        "secret-looking-env"])
+def test_secret_values_in_clear_are_warned_about_never_shown(settings, secret_keys, expected):
+    """They passed without a word; the preview even showed `[secret]`, hiding that they sit unencrypted on disk."""
+    stack = stack_config.read(config(**settings), secret_keys)
+    assert list(stack.warnings) == expected
+    assert not [w for w in stack.warnings if "sk-live-0000" in w or "pw-0000" in w or "hf_abcdefghijklmnop" in w]

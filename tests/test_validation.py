@@ -136,7 +136,7 @@ TOKEN_LIKE = "hf_" + "Ab1" * 12
      "endpoints.jais.custom_image.credential: <redacted> is not a custom_image key; did you mean `credentials`?"),
     ({"custom_image": {**BASE["custom_image"], "credentials": {"password": PASSWORD}}},
      "endpoints.jais.custom_image.credentials: <redacted> is not {username, password} strings; give both username "
-     "and password for the registry (a password needs a username)"),
+     "and password for the registry, neither empty (a password needs a username)"),
     ({"secrets": {"API_KEY": [SECRET]}}, "endpoints.jais.secrets.API_KEY: <redacted> is not a non-empty string; "
      "quote the value (set it with `pulumi config set --secret --path "
      "'hf-endpoints:endpoints.jais.secrets.API_KEY' <value>`)"),

@@ -261,8 +261,10 @@ def validate_settings(v: Reporter, engine: Engine, path: str, raw: Any, others: 
             port = None
     settings["port"] = port
     route = raw.get("health_route", engine.default_health_route)
-    if not is_unknown(route) and (not isinstance(route, str) or not route.startswith("/")):
-        v.fail(f"{path}.health_route", route, "is not a path", f"use a path such as {engine.default_health_route}")
+    if not is_unknown(route) and (not isinstance(route, str) or not route.startswith("/")
+                                  or any(c.isspace() or not c.isprintable() for c in route)):
+        v.fail(f"{path}.health_route", route, "is not a path",
+               f"use a path such as {engine.default_health_route} (no spaces or control characters)")
         route = None
     settings["health_route"] = route
     for f in engine.fields:
