@@ -103,12 +103,12 @@ def test_previews_that_refuse_before_anything_is_created(project, emulator, endp
 
 
 def test_a_stack_deployed_before_engines_previews_with_no_change(project, emulator):
-    """`pulumi up` with the program and providers of the last commit before engines, then the current ones: the
-    tutorial's custom TGI image is the same endpoint, so `preview --expect-no-changes` passes and `up` writes
-    nothing."""
-    archive = subprocess.run(["git", "archive", BEFORE_ENGINES, "providers", "__main__.py"], cwd=REPO,
-                             capture_output=True, check=True).stdout
-    current = {path: path.read_bytes() for path in [project.root / "__main__.py",
+    """`pulumi up` with the program, providers and project file of the last commit before engines, then the current
+    ones: the tutorial's custom TGI image is the same endpoint, so `preview --expect-no-changes` passes and `up`
+    writes nothing."""
+    archive = subprocess.run(["git", "archive", BEFORE_ENGINES, "providers", "__main__.py", "Pulumi.yaml"],
+                             cwd=REPO, capture_output=True, check=True).stdout
+    current = {path: path.read_bytes() for path in [project.root / "__main__.py", project.root / "Pulumi.yaml",
                                                      *(project.root / "providers").rglob("*.py")]}
     for path in (project.root / "providers").rglob("*.py"):
         path.unlink()
