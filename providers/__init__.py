@@ -3,7 +3,9 @@
 Pure modules (no I/O): `fields` (the field table), `validation` (check), `spec` (diff), `payloads` (the API's
 JSON both ways), `stack_config` (the stack config as a whole), `budget` (cost per hour, the budget),
 `tgi_env` (what TGI reads and refuses), `image_reference`, `values`, `fit` (GPU memory per GPU for TGI),
-`failure_logs` (a failed endpoint's log tail, masked); `catalog` (the hardware catalog snapshot).
+`failure_logs` (a failed endpoint's log tail, masked), `secret_text` (the stack's secret values, text masked with
+them), `plaintext_secrets` (secrets the stack file holds in clear), `reply_pattern` (the smoke test's `expect`, RE2);
+`catalog` (the hardware catalog snapshot).
 Then `client` (the only HTTP to the Endpoints API), `model_facts` (the only HTTP to the Hub, cached on disk),
 `preflight` (check's GPU fit), `base` (what both providers share), `readiness` (waiting),
 `inference_endpoint` and `endpoints_ready` (the resources and their thin providers), `promote` and
