@@ -70,10 +70,13 @@ def build_of(tag: str) -> str | None:
 
 
 def image_for(compute: Any, accelerator: str | None) -> str:
-    """The TEI image for an instance: the CPU build, or the one built for its GPU generation."""
-    if accelerator != "gpu" or compute is None:
+    """The TEI image for an instance: the CPU build, the one built for its GPU generation, or, for a GPU not known
+    (yet), the `cuda-` build, which picks the binary for the GPU it finds at start-up."""
+    if accelerator != "gpu":
         return f"{IMAGE}:cpu-{TEI_VERSION}"
-    return f"{IMAGE}:{GENERATIONS.get(compute.instance_type, '')}{TEI_VERSION}"
+    if compute is None or compute.instance_type not in GENERATIONS:
+        return f"{IMAGE}:cuda-{TEI_VERSION}"
+    return f"{IMAGE}:{GENERATIONS[compute.instance_type]}{TEI_VERSION}"
 
 
 class Tei(Engine):
