@@ -1,82 +1,206 @@
 """Benchmark through the real Pulumi CLI and engine: prints numbers, asserts nothing.
 
-Run: `venv/bin/python -m bench.cli_bench` (the CLI comes from `scripts/pulumi --install-only`). Each stack is a
-scratch copy of the project with its own file backend, as in tests/test_cli_*.py, against the emulator with an
-emulated start-up time and the provider's default 1 s poll interval:
+Run: `venv/bin/python -m bench.cli_bench` (the CLI comes from `scripts/pulumi --install-only`; `--big 0` skips the
+500-endpoint stack, which takes minutes). Each stack is a scratch copy of the project with its own file backend, as
+in tests/test_cli_*.py, against the emulator with an emulated start-up time and the provider's default poll interval.
+Printed, with the targets of issue 15:
 
-* `pulumi up` of 16 endpoints vs 1 endpoint: wall time and ratio (target <= 1.5x, as through the provider host);
-* a no-op `pulumi up` of the 16: seconds and API calls (target: 0 writes);
-* `pulumi preview` of 16 new endpoints: seconds and API calls (target: 0).
+* a no-op `pulumi up` of 1, 16 and 100 endpoints against an empty Pulumi program's no-op `up` (same CLI, same kind of
+  file backend, same language host): runs interleaved, ratio of the medians (targets <= 1.3 at 1 and 16, <= 2 at 100);
+* `pulumi up` of 100 new endpoints against 1 (target <= 1.5), in the stack file and in endpoint files;
+* the Endpoints API calls of `pulumi preview` of a new stack (0) and of a deployed one (one list per namespace);
+* 500 endpoints in endpoint files (`hf-endpoints:endpointFiles`): preview, up, no-op up, and the config's size;
+* where a no-op `up` of 100 spends its time, from the CLI's own log (`-v=9`): the phases, one line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+
+import yaml
 
 from bench.provider_bench import api_calls, endpoint
 from emulator.process import EmulatorProcess
 from tests.pulumi_cli import PulumiProject, install
 
+PHASES = (
+    ("language host started, program running", "langhost[python].Run("),
+    ("program: imports, config, first registration", "registering resource: ty=pulumi-python:dynamic"),
+    ("provider host started", "Handshake: not supported"),
+    ("checks and diffs, as registrations arrive", "Diff(urn:pulumi:local::hf-endpoints::pulumi-python:dynamic"),
+    ("program exits", "Program exited"),
+    ("plugins ended, state written", "complete ***"),
+)
 
-def stack(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, prefix: str) -> PulumiProject:
+
+def stack(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, prefix: str,
+          in_files: bool = False) -> PulumiProject:
+    """A `local` stack of `count` endpoints: in the stack file, or (`in_files`) in an endpoint file it names."""
     project = PulumiProject(root, bin_dir, emulator)
     project.point_at_emulator()
     config = project.stack_config()
     config.pop("hf-endpoints:defaults", None)
-    config["hf-endpoints:endpoints"] = {f"{prefix}-{i}": endpoint(i) for i in range(count)}
+    specs = {f"{prefix}-{i}": endpoint(i) for i in range(count)}
+    if in_files:
+        config.pop("hf-endpoints:endpoints")
+        config["hf-endpoints:endpointFiles"] = ["endpoints/*.yaml"]
+        (root / "endpoints").mkdir()
+        (root / "endpoints" / "local.yaml").write_text(yaml.safe_dump(specs, sort_keys=False))
+    else:
+        config["hf-endpoints:endpoints"] = specs
     project.write_stack(config)
     project.env.pop("HF_ENDPOINTS_POLL_SECONDS")  # the default interval, as users run it
     project.init()
     return project
 
 
-def timed(action) -> float:
+def empty_program(root: Path, bin_dir: Path, emulator: EmulatorProcess) -> PulumiProject:
+    """The same project with a program that declares nothing: what any Pulumi command costs here."""
+    project = PulumiProject(root, bin_dir, emulator)
+    (root / "__main__.py").write_text('"""Declares nothing."""\n')
+    project.write_stack({"hf-endpoints:namespace": "local"})  # Pulumi.yaml requires it of every stack
+    project.init()
+    project.up()  # creates the stack resource; the next ups are no-ops
+    return project
+
+
+def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
     return time.monotonic() - started
 
 
+def children_cpu() -> float:
+    """CPU seconds of every finished command so far, with its plugins and program (each parent waits for its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def config_kib(project: PulumiProject) -> float:
+    """The stack config as the language host passes it to the program (PULUMI_CONFIG), in KiB."""
+    config = project.run("config", "--stack", "local", "--json", "--show-secrets").json()
+    return len(json.dumps({key: entry.get("value") for key, entry in config.items()})) / 1024
+
+
+def phases(project: PulumiProject) -> list[tuple[str, float]]:
+    """One no-op `up` with the CLI's log on: how long each phase took (from the end of the one before)."""
+    log = project.run("up", "--stack", "local", "--yes", "--skip-preview", "-v=9", "--logtostderr", "--logflow").stderr
+    stamps: dict[str, float] = {}
+    start = None
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        at = datetime.fromisoformat(entry["time"][:26]).timestamp()
+        start = at if start is None else start
+        for phase, marker in PHASES:
+            if marker in entry.get("msg", "") and (phase not in stamps or phase.startswith("checks")):
+                stamps[phase] = at  # the first time, or the last diff
+    result, previous = [], start or 0.0
+    for phase, _ in PHASES:
+        if phase in stamps:
+            result.append((phase, stamps[phase] - previous))
+            previous = stamps[phase]
+    return result
+
+
+def no_op_ratio(empty: PulumiProject, project: PulumiProject, repeats: int) -> tuple[float, float, float, float]:
+    """Median seconds of an empty program's no-op up and of this stack's, runs interleaved, their ratio, and the ratio
+    of their CPU seconds (all processes of the command: steadier than wall time on a machine others share)."""
+    baseline, ours, baseline_cpu, ours_cpu = [], [], [], []
+    for _ in range(repeats):
+        for project_, walls, cpus in ((empty, baseline, baseline_cpu), (project, ours, ours_cpu)):
+            before = children_cpu()
+            walls.append(timed(project_.up))
+            cpus.append(children_cpu() - before)
+    wall, base = statistics.median(ours), statistics.median(baseline)
+    return base, wall, wall / base, statistics.median(ours_cpu) / statistics.median(baseline_cpu)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--startup-seconds", type=float, default=3.0)
-    parser.add_argument("--count", type=int, default=16)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 100])
+    parser.add_argument("--big", type=int, default=500, help="endpoints of the endpoint-file stack (0: skip it)")
+    parser.add_argument("--repeats", type=int, default=5, help="no-op ups per stack (interleaved with the empty's)")
     args = parser.parse_args()
     bin_dir = install()
     if bin_dir is None:
         raise SystemExit("no Pulumi CLI: run ./scripts/pulumi --install-only")
+    targets = {1: 1.3, 16: 1.3, 100: 2.0}
     with tempfile.TemporaryDirectory() as scratch, \
             EmulatorProcess(["--startup-seconds", str(args.startup_seconds), "--update-seconds", "1",
-                             "--delete-seconds", "0.2", "--quota", "1000", "--reply", "hello"]) as emulator:
+                             "--delete-seconds", "0.2", "--quota", "100000", "--reply", "hello"]) as emulator:
         root = Path(scratch)
         print(f"Pulumi CLI {bin_dir}; emulator start-up {args.startup_seconds:.1f} s, poll interval 1 s")
-        one = stack(root / "one", bin_dir, emulator, 1, "one")
-        many = stack(root / "many", bin_dir, emulator, args.count, "many")
+        empty = empty_program(root / "empty", bin_dir, emulator)
+        stacks = {count: stack(root / f"s{count}", bin_dir, emulator, count, f"s{count}") for count in args.sizes}
+
+        largest = max(stacks)
+        emulator.clear_calls()
+        stacks[largest].run("preview", "--stack", "local")
+        print(f"pulumi preview, {largest} new endpoints: {len(api_calls(emulator))} Endpoints API calls (target 0)")
+
+        ups = {}
+        for count, project in stacks.items():
+            ups[count] = timed(project.up)
+            print(f"pulumi up, {count} new endpoint(s): {ups[count]:.2f} s", flush=True)
+        if 1 in ups:
+            for count in (c for c in ups if c > 1):
+                print(f"  up of {count} vs 1: {ups[count] / ups[1]:.2f}x (target <= 1.5 at 100)")
+            # The default provider's inputs are the whole stack config, saved in every checkpoint: endpoint files keep
+            # the endpoints out of it.
+            for count in (1, largest):
+                project = stack(root / f"f{count}", bin_dir, emulator, count, f"f{count}", in_files=True)
+                ups[-count] = timed(project.up)
+                project.destroy()
+            print(f"pulumi up, endpoints in endpoint files: 1 new endpoint {ups[-1]:.2f} s, {largest}: "
+                  f"{ups[-largest]:.2f} s; {ups[-largest] / ups[-1]:.2f}x (target <= 1.5 at 100)", flush=True)
 
         emulator.clear_calls()
-        seconds = timed(lambda: many.run("preview", "--stack", "local"))
-        print(f"pulumi preview, {args.count} new endpoints: {seconds:.2f} s, "
-              f"{len(api_calls(emulator))} Endpoints API calls")
+        stacks[largest].run("preview", "--stack", "local", "--expect-no-changes")
+        calls = [(c["method"], c["path"]) for c in api_calls(emulator)]
+        print(f"pulumi preview --expect-no-changes, {largest} deployed endpoints: {len(calls)} Endpoints API "
+              f"call(s) {sorted(set(calls))} (target: one list per namespace)")
 
-        one_seconds = timed(lambda: one.up())
-        many_seconds = timed(lambda: many.up())
-        print(f"pulumi up, 1 endpoint: {one_seconds:.2f} s; {args.count} endpoints: {many_seconds:.2f} s; "
-              f"ratio {many_seconds / one_seconds:.2f}")
+        for count, project in stacks.items():
+            emulator.clear_calls()
+            empty_s, ours_s, ratio, cpu_ratio = no_op_ratio(empty, project, args.repeats)
+            writes = len(api_calls(emulator, ("POST", "PUT", "DELETE")))
+            print(f"no-op pulumi up, {count} endpoint(s): {ours_s:.2f} s vs empty program {empty_s:.2f} s: "
+                  f"{ratio:.2f}x (target <= {targets.get(count, 2.0)}); CPU {cpu_ratio:.2f}x; {writes} write calls",
+                  flush=True)
 
-        emulator.clear_calls()
-        seconds = timed(lambda: many.up())
-        print(f"no-op pulumi up, {args.count} endpoints: {seconds:.2f} s, "
-              f"{len(api_calls(emulator, ('POST', 'PUT', 'DELETE')))} write calls, "
-              f"{len(api_calls(emulator))} Endpoints API calls in all")
+        print(f"where a no-op up of {largest} spends its time (CLI log):")
+        for phase, seconds in phases(stacks[largest]):
+            print(f"  {seconds:6.2f} s  {phase}")
+        for project in stacks.values():
+            project.destroy()
 
-        emulator.clear_calls()
-        seconds = timed(lambda: many.run("preview", "--stack", "local", "--expect-no-changes"))
-        print(f"pulumi preview, {args.count} unchanged endpoints: {seconds:.2f} s, "
-              f"{len(api_calls(emulator))} Endpoints API calls")
-        one.destroy()
-        many.destroy()
+        if args.big:
+            big = stack(root / "big", bin_dir, emulator, args.big, "big", in_files=True)
+            print(f"{args.big} endpoints in an endpoint file: stack config {config_kib(big):.1f} KiB "
+                  "(the limit is 128 KiB)")
+            emulator.clear_calls()
+            seconds = timed(lambda: big.run("preview", "--stack", "local"))
+            print(f"  pulumi preview, {args.big} new: {seconds:.1f} s, {len(api_calls(emulator))} API calls",
+                  flush=True)
+            print(f"  pulumi up, {args.big} new: {timed(big.up):.1f} s", flush=True)
+            empty_s, ours_s, ratio, cpu_ratio = no_op_ratio(empty, big, max(1, args.repeats // 2))
+            print(f"  no-op pulumi up: {ours_s:.1f} s vs empty program {empty_s:.2f} s: {ratio:.1f}x; "
+                  f"CPU {cpu_ratio:.1f}x")
+            emulator.clear_calls()
+            seconds = timed(lambda: big.run("preview", "--stack", "local", "--expect-no-changes"))
+            print(f"  pulumi preview --expect-no-changes: {seconds:.1f} s, {len(api_calls(emulator))} API calls")
+            print(f"  pulumi destroy: {timed(big.destroy):.1f} s")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Everything goes through the real provider host (`python -m pulumi.dynamic` over gRPC, as the engine drives
 it) against the emulator, with the provider's default poll interval (1 s) and an emulated start-up time:
 
-* preview path: HTTP calls made by check + diff for 16 endpoints (target: 0 to the Endpoints API; check reads
-  the model's facts from the emulator's Hub once, then from its disk cache: 0 on the next preview);
+* preview path: HTTP calls made by check for 16 new endpoints (target: 0 to the Endpoints API; check reads the
+  model's facts from the emulator's Hub once, then from its disk cache: 0 on the next preview), and by check + diff
+  of the 16 once deployed (target: one list call, diff's look at the live endpoints: providers.drift);
 * readiness: delay between the emulator's `running` transition (its `status.updatedAt`) and EndpointsReady
   returning, over several endpoints (target: median < 1 s, max < 2 s), and polling cost (target: one list
   request per namespace per tick, no per-endpoint GETs);
@@ -74,15 +75,14 @@ def main() -> None:
                         "hf-endpoints:hfToken": emulator.token}, ["hf-endpoints:hfToken"])
         print(f"emulator start-up {args.startup_seconds:.1f} s, provider poll interval {args.poll_seconds:.1f} s")
 
-        # Preview path: check + diff only, twice (the second with the model's facts cached on disk).
+        # Preview path of a new stack: check only (nothing to diff), twice (the second with the facts cached on disk).
         for preview in ("first", "second"):
             emulator.clear_calls()
             for name, mapping in endpoints(args.count, "preview").items():
                 resource = urn("dev", PROJECT, ENDPOINT_TYPE, name)
-                news = {"__provider": ENDPOINT_PROVIDER, **mapping, "name": name, "namespace": "local"}
-                inputs, _ = host.check(resource, {}, news)
-                host.diff(f"local/{name}", resource, {**inputs, "state": "running"}, inputs)
-            print(f"{preview} preview path ({args.count} endpoints, check + diff): {len(api_calls(emulator))} "
+                host.check(resource, {}, {"__provider": ENDPOINT_PROVIDER, **mapping, "name": name,
+                                          "namespace": "local"})
+            print(f"{preview} preview path ({args.count} new endpoints, check): {len(api_calls(emulator))} "
                   f"Endpoints API calls, {len(emulator.calls()) - len(api_calls(emulator))} Hub calls")
 
         # One endpoint, then N, each a fresh stack.
@@ -119,6 +119,10 @@ def main() -> None:
         print(f"readiness noticed after the emulator reported running: median {statistics.median(delays):.2f} s, "
               f"max {max(delays):.2f} s over {len(delays)} waits")
 
+        emulator.clear_calls()
+        many.preview(endpoints(args.count, "many"))
+        print(f"preview path ({args.count} deployed endpoints, check + diff): {len(api_calls(emulator))} Endpoints "
+              f"API calls, {len(emulator.calls()) - len(api_calls(emulator))} Hub calls")
         emulator.clear_calls()
         started = time.monotonic()
         many.up(endpoints(args.count, "many"))

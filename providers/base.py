@@ -20,6 +20,7 @@ from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
+from providers import host_exit
 from providers.client import EndpointError, EndpointsApiError, EndpointsClient, Settings, describe_error
 from providers.model_facts import HubSettings
 from providers.secret_text import endpoint_secrets, mask, secret_values
@@ -58,8 +59,10 @@ class ConfiguredProvider(ResourceProvider):
         # The provider host reports a failed call as `traceback.format_exc()`. Every failure of ours is one
         # EndpointError naming the endpoint and the server's message (`reported`), so the frames of the host and
         # of this package only hide it: show the message alone, unless HF_ENDPOINTS_TRACEBACKS asks for them.
-        if _in_provider_host() and not os.environ.get("HF_ENDPOINTS_TRACEBACKS"):
-            sys.tracebacklimit = 0
+        if _in_provider_host():
+            if not os.environ.get("HF_ENDPOINTS_TRACEBACKS"):
+                sys.tracebacklimit = 0
+            host_exit.install()  # the host exits at once when the engine ends it, not 0.1 s later
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # never pickle configuration: it holds the token

@@ -48,13 +48,10 @@ def costs_at_max_replicas(specs: Mapping[str, Mapping[str, Any]]) -> list[Endpoi
     costs nothing here, because `check` rejects it anyway."""
     costs = []
     for name, spec in specs.items():
-        inputs = validation.validate(spec).inputs
+        inputs = validation.validate(spec, validation.COST_STEPS).inputs
         if inputs.get("paused") is True:
             continue
-        keys = ("vendor", "region", "accelerator", "instance_type", "instance_size")
-        if not all(isinstance(inputs.get(key), str) for key in keys):
-            continue
-        compute = catalog.find_compute(*(inputs[key] for key in keys))
+        compute = catalog.compute_of(inputs)
         if compute is None or not isinstance(inputs.get("max_replica"), int):
             continue
         costs.append(EndpointCost(name, inputs["max_replica"], f"{compute.instance_type}/{compute.instance_size}",

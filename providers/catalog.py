@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SNAPSHOT_PATH = Path(__file__).with_name("hardware_catalog.json")
 UNUSABLE_STATUSES = frozenset({"not_available", "deprecated"})
+PLACEMENT_KEYS = ("vendor", "region", "accelerator", "instance_type", "instance_size")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,15 @@ def find_compute(
     return None
 
 
+def compute_of(inputs: Mapping[str, Any]) -> Compute | None:
+    """The catalog entry an endpoint's inputs place it on (`PLACEMENT_KEYS`); None while a part is missing, not a
+    string, or (a preview's unknown sentinel) not known yet."""
+    placement = [inputs.get(key) for key in PLACEMENT_KEYS]
+    if not all(isinstance(part, str) for part in placement):
+        return None
+    return find_compute(*placement)
+
+
 def vendors() -> list[str]:
     return sorted({c.vendor for c in load_catalog()})
 
@@ -92,6 +103,8 @@ def offers(vendor: str, region: str, accelerator: str) -> list[str]:
 
 def snapshot_from_api(api_url: str) -> dict:
     """Fetch `GET {api_url}/provider` and strip the live quota, giving the snapshot's content."""
+    import urllib.request  # only this refresh of the snapshot talks HTTP
+
     with urllib.request.urlopen(f"{api_url.rstrip('/')}/provider", timeout=30) as response:
         tree = json.load(response)
     for vendor in tree["vendors"]:

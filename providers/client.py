@@ -9,6 +9,9 @@ jitter for idempotent calls (GET, PUT, DELETE, pause, resume, scale-to-zero): 8 
 a deadline (delete: minutes, `hf-endpoints:deleteTimeoutSeconds`), until that deadline. A POST create is retried
 only after a GET shows it did not land; if the endpoint is there and matches what was sent, the create landed.
 
+Imports: huggingface_hub and httpx2 load on the first call, not with this module (see the note below the imports);
+diff's listing (`list_endpoints`) does not load them at all.
+
 Token hygiene: the token is stripped as huggingface_hub strips it (a trailing newline made httpx raise "Illegal
 header value b'Bearer hf_...\\n'", token included); no repr shows it. Every answer's text (JSON strings, the log)
 comes back with the stack's secret values masked (`secret_text`), so what the server repeats of them (a failed
@@ -23,14 +26,15 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx2
-from huggingface_hub import InferenceEndpointStatus, constants
-from huggingface_hub.errors import HfHubHTTPError
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+from typing import TYPE_CHECKING, Any
 
 from providers.secret_text import clean_token, mask, masked
+
+if TYPE_CHECKING:
+    import httpx2
+
+# huggingface_hub and its HTTP stack (httpx2) are imported where a call is made, not here: loading them costs a
+# process ~0.1 s, and the program and a preview whose diffs need no answer (a new stack) make no call at all.
 
 LIBRARY = "hf-endpoints"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -71,8 +75,11 @@ class Settings:
     @classmethod
     def resolve(cls, config: Mapping[str, str] | None) -> Settings:
         config = config or {}
-        api_url = (os.environ.get("HF_ENDPOINTS_API_URL") or config.get("hf-endpoints:apiUrl")
-                   or constants.INFERENCE_ENDPOINTS_ENDPOINT)
+        api_url = os.environ.get("HF_ENDPOINTS_API_URL") or config.get("hf-endpoints:apiUrl")
+        if not api_url:
+            from huggingface_hub import constants
+
+            api_url = constants.INFERENCE_ENDPOINTS_ENDPOINT
         token = clean_token(config.get("hf-endpoints:hfToken")) or clean_token(os.environ.get("HF_TOKEN"))
         return cls(
             api_url=api_url.strip().rstrip("/"), token=token,
@@ -99,6 +106,52 @@ def _seconds(env: str | None, config: Mapping[str, str], key: str, default: floa
     return seconds
 
 
+def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, timeout: float = 10.0,
+                   sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+    """`GET /v2/endpoint/{namespace}` through the standard library (urllib), for diff's look at the live endpoints.
+
+    Why not `EndpointsClient.list`: huggingface_hub's HTTP session (httpx2) costs the provider host ~0.1 s to load and
+    set up, on the path of every preview; urllib is loaded already (by pulumi). Same headers that matter
+    (`Authorization: Bearer`, a user agent), 429/5xx and dropped connections retried `attempts` times with a short
+    backoff. Every failure is one EndpointsApiError: `<status>: <server message>`, or `no answer from the API: ...`.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not settings.token:
+        raise EndpointsApiError(TOKEN_MISSING)
+    request = urllib.request.Request(f"{settings.api_url}/endpoint/{namespace}", headers={
+        "Authorization": f"Bearer {clean_token(settings.token)}", "User-Agent": LIBRARY, "Accept": "application/json"})
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return masked(json.load(response)["items"], [settings.token])
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRY_STATUSES or attempt == attempts:
+                raise EndpointsApiError(mask(f"{error.code}: {_urllib_message(error)}", [settings.token])) from None
+        except (OSError, ValueError) as error:  # URLError, a timeout, a reset, a broken answer
+            if attempt == attempts:
+                reason = getattr(error, "reason", None) or error
+                raise EndpointsApiError(f"no answer from the API: {reason}") from None
+        sleep(random.uniform(0.1, 0.2) * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _urllib_message(error: Any) -> str:
+    """The server's message of an urllib HTTPError, as huggingface_hub's `server_message` finds it."""
+    import json
+
+    header = error.headers.get("X-Error-Message") if error.headers else None
+    text = error.read().decode(errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    found = body.get("error") or body.get("message") if isinstance(body, dict) else None
+    return str(header or found or text[:300]).strip()
+
+
 class EndpointsClient:
     """One method per route. Built per provider call from `Settings`; holds the token (and `secrets`, the stack's
     secret values to mask in every answer) only in memory."""
@@ -123,6 +176,8 @@ class EndpointsClient:
     # --- transport -------------------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
+        from huggingface_hub.utils import build_hf_headers
+
         return build_hf_headers(token=self._token, library_name=LIBRARY)
 
     def _json(self, response: httpx2.Response) -> Any:
@@ -133,6 +188,9 @@ class EndpointsClient:
               deadline: float | None = None) -> httpx2.Response:
         """Send once per attempt; retry transient failures when `retry` (until `deadline` when given, else
         `attempts` times); return the final response, or raise the last transport error."""
+        import httpx2
+        from huggingface_hub.utils import get_session
+
         headers = self._headers()
         attempt = 0
         while True:
@@ -169,6 +227,8 @@ class EndpointsClient:
 
     def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = (),
               deadline: float | None = None) -> Any:
+        from huggingface_hub.utils import hf_raise_for_status
+
         response = self._send(method, f"{self.api_url}{path}", json=json, deadline=deadline)
         if response.status_code in ok_statuses:
             return None
@@ -186,6 +246,9 @@ class EndpointsClient:
 
     def create(self, namespace: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST, retried only once a GET shows the previous attempt did not land."""
+        import httpx2
+        from huggingface_hub.utils import hf_raise_for_status
+
         url, name = f"{self.api_url}/endpoint/{namespace}", payload["name"]
         for attempt in range(1, self.attempts + 1):
             try:
@@ -224,6 +287,9 @@ class EndpointsClient:
         """Resume. A 400 from an endpoint that is no longer paused (already running, or already starting
         because an earlier attempt landed although its answer was lost) is success, as huggingface_hub's
         `running_ok`."""
+        from huggingface_hub import InferenceEndpointStatus
+        from huggingface_hub.utils import hf_raise_for_status
+
         response = self._send("POST", f"{self.api_url}/endpoint/{namespace}/{name}/resume")
         if response.status_code == 400:
             current = self.get(namespace, name)
@@ -236,6 +302,8 @@ class EndpointsClient:
     def logs(self, namespace: str, name: str, *, tail: int) -> str:
         """The last `tail` lines of the endpoint's container log (text/plain). One try: it only explains a
         failure that is reported anyway."""
+        from huggingface_hub.utils import hf_raise_for_status
+
         response = self._send("GET", f"{self.api_url}/endpoint/{namespace}/{name}/logs?tail={int(tail)}",
                               retry=False, timeout=30.0)
         hf_raise_for_status(response)
@@ -245,6 +313,9 @@ class EndpointsClient:
 
     def health(self, url: str, route: str, *, authenticated: bool) -> int:
         """The status code of the health route (one try: the readiness loop polls again)."""
+        import httpx2
+        from huggingface_hub.utils import get_session
+
         try:
             response = get_session().get(f"{url.rstrip('/')}/{route.lstrip('/')}", timeout=10,
                                          headers=self._headers() if authenticated else None)
@@ -260,6 +331,8 @@ class EndpointsClient:
 
     def served_model(self, url: str, *, authenticated: bool) -> str:
         """The model id an OpenAI-compatible server answers to (`GET /v1/models`): vLLM refuses any other."""
+        from huggingface_hub.errors import HfHubHTTPError
+
         try:
             data = self._inference("GET", f"{url.rstrip('/')}/v1/models", None, authenticated)
         except HfHubHTTPError as error:
@@ -288,11 +361,13 @@ class EndpointsClient:
         return self._inference("POST", f"{url.rstrip('/')}/embed", {"inputs": text}, authenticated)
 
     def _inference(self, method: str, url: str, body: Any, authenticated: bool) -> Any:
-        """A call to the endpoint's own URL (one try: the readiness loop polls again)."""
+        """A call to the endpoint's own URL (one try: the readiness loop polls again); the answer masked."""
+        from huggingface_hub.utils import get_session, hf_raise_for_status
+
         response = get_session().request(method, url, json=body, timeout=120,
                                          headers=self._headers() if authenticated else None)
         hf_raise_for_status(response)
-        return response.json()
+        return self._json(response)
 
 
 def _seconds_of(retry_after: str | None) -> float | None:
@@ -343,6 +418,9 @@ def _openai_message(response: httpx2.Response) -> str | None:
 def describe_error(error: Exception) -> str:
     """What went wrong, for a message: the status and server text of an HTTP error (never the request's
     headers), 'no answer from the API' for a transport error, else the error's own text."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
     if isinstance(error, HfHubHTTPError) and error.response is not None:
         text = _openai_message(error.response) or error.server_message or error.response.text
         return f"{error.response.status_code}: {text}".strip()
@@ -355,6 +433,9 @@ def describe_error(error: Exception) -> str:
 
 def is_transient(error: Exception) -> bool:
     """A failure the client retries (and that a later run may get past): a dropped connection, 429 or 5xx."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
     if isinstance(error, httpx2.TransportError):
         return True
     return isinstance(error, HfHubHTTPError) and error.response is not None and (

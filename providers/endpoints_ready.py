@@ -24,7 +24,6 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from providers import model_facts
 from providers.base import ConfiguredProvider
 from providers.fit import architecture
-from providers.readiness import Target, wait_until_ready
 from providers.values import is_unknown, show
 
 # The fields of an InferenceEndpoint's outputs that readiness depends on.
@@ -115,6 +114,9 @@ class EndpointsReadyProvider(ConfiguredProvider):
         return UpdateResult(self._wait(news))
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
+        # Imported here: readiness loads huggingface_hub, which the program and a no-op `up` never need.
+        from providers.readiness import Target, wait_until_ready
+
         views = _canonical_views(props.get("endpoints"))
         targets = [Target.from_outputs(view) for view in views]
         started = time.monotonic()
@@ -131,7 +133,6 @@ class EndpointsReadyProvider(ConfiguredProvider):
             "urls": {endpoint_id: raw["status"].get("url") or "" for endpoint_id, raw in finals.items()},
             "ready_seconds": round(time.monotonic() - started, 3),
         }
-
 
     def _dimension_of(self, raw: Mapping[str, Any]) -> int | None:
         """The embedding dimension of a live endpoint's model (its hidden size), from the facts `check` cached; None

@@ -29,16 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from huggingface_hub import HfApi, hf_hub_download, hf_hub_url
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    GatedRepoError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.utils import build_hf_headers, disable_progress_bars, get_session, hf_raise_for_status
-
 from providers import gguf
 from providers.fit import ModelFacts
 
@@ -87,12 +77,24 @@ def _repo_dir(hub_url: str, repository: str) -> Path:
     return cache_root() / hub / Path(*[quote(part, safe="") for part in repository.split("/")])
 
 
+_READ: dict[Path, tuple[tuple[int, int], dict[str, Any] | None]] = {}
+"""path -> ((mtime_ns, size), what it held): the provider host checks hundreds of endpoints of one model, and parsing
+the same file for each was a third of check's time. A file rewritten since is read again."""
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        known = _READ.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    found = data if isinstance(data, dict) else None
+    _READ[path] = (version, found)
+    return found
 
 
 def _write(path: Path, data: Mapping[str, Any]) -> None:
@@ -157,6 +159,9 @@ def with_gguf_header(hub: HubSettings, facts: ModelFacts, filename: str) -> Mode
     until the keys are in), cached with the commit's facts."""
     if facts.gguf and facts.gguf.get("file") == filename:
         return facts
+    from huggingface_hub import hf_hub_url  # here, as in _ask_hub: a preview with facts on disk never loads it
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
     url = hf_hub_url(facts.repository, filename, revision=facts.sha, endpoint=hub.url)
     where = f"{facts.repository}/{filename} on {hub.url}"
     for size in HEADER_BYTES:
@@ -185,6 +190,8 @@ def with_gguf_header(hub: HubSettings, facts: ModelFacts, filename: str) -> Mode
 
 def _ask_files(hub: HubSettings, repository: str, sha: str) -> dict[str, int]:
     """The sizes of the repository's GGUF files at `sha` (`model_info(files_metadata=True)`)."""
+    from huggingface_hub import HfApi
+
     try:
         info = HfApi(endpoint=hub.url, token=hub.token, library_name="hf-endpoints").model_info(
             repository, revision=sha, files_metadata=True, timeout=TIMEOUT_SECONDS)
@@ -205,6 +212,18 @@ def _lock_for(key: tuple[str, str, str | None]) -> threading.Lock:
 
 def _ask_hub(hub: HubSettings, repository: str, revision: str | None) -> ModelFacts:
     """Two questions: model_info (commit and safetensors metadata), then config.json at that commit."""
+    # Imported here: loading huggingface_hub's HfApi costs the provider host ~0.2 s, and a preview whose facts are on
+    # disk never asks the Hub.
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+    from huggingface_hub.utils import disable_progress_bars
+
     where = f"{repository} on {hub.url}"
     try:
         info = HfApi(endpoint=hub.url, token=hub.token, library_name="hf-endpoints").model_info(

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from huggingface_hub import InferenceEndpointStatus
-
 from providers import catalog, spec
 from providers.fields import (
     API_FIELDS,
@@ -29,6 +27,7 @@ from providers.fields import (
     owner_tag,
 )
 
+PAUSED = "paused"  # huggingface_hub's InferenceEndpointStatus.PAUSED; not imported: diff must not load huggingface_hub
 DASHBOARD_URL = "https://endpoints.huggingface.co/{namespace}/endpoints/{name}"
 
 
@@ -134,9 +133,7 @@ def tags_to_send(raw: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]
 
 def price_per_hour(inputs: Mapping[str, Any]) -> float | None:
     """USD per replica-hour from the catalog snapshot (None when the hardware is not in it)."""
-    compute = catalog.find_compute(inputs.get("vendor", ""), inputs.get("region", ""),
-                                   inputs.get("accelerator", ""), inputs.get("instance_type", ""),
-                                   inputs.get("instance_size", ""))
+    compute = catalog.compute_of(inputs)
     return compute.price_per_hour if compute else None
 
 
@@ -173,5 +170,5 @@ def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[s
         for key, value in shape.parse(_get(raw, path), inputs).items():
             take(key, value)
     # `paused` is the endpoint's state, not a field: pause and resume are routes of their own.
-    live["paused"] = _get(raw, ("status", "state")) == InferenceEndpointStatus.PAUSED
+    live["paused"] = _get(raw, ("status", "state")) == PAUSED
     return spec.canonical(live)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from providers import catalog, engines, fit, model_facts
+from providers import engines, fit, model_facts
 from providers.engines.base import EMBED, Engine, Problem, ServingSpec
 from providers.model_facts import FactsUnavailable, HubSettings, UnknownRevision
 from providers.validation import Checked, Failure
@@ -29,15 +29,6 @@ from providers.values import has_unknown, show
 # The inputs the facts-based checks depend on: any of them unknown, and the check waits for `up`.
 RELEVANT_KEYS = ("repository", "revision", "accelerator", "vendor", "region", "instance_type", "instance_size",
                  "env", "custom_image", "engine", "task", "args", "smoke_test")
-
-
-def _memory_gb(compute: catalog.Compute | None, accelerator: str | None) -> float | None:
-    """What an estimate is measured against: GPU memory per GPU, or on a CPU instance its RAM."""
-    if compute is None:
-        return None
-    if accelerator == "gpu":
-        return fit.per_gpu_gb(compute) or None
-    return compute.memory_gb
 
 
 def with_model_facts(checked: Checked, hub: HubSettings) -> Checked:
@@ -54,15 +45,13 @@ def with_model_facts(checked: Checked, hub: HubSettings) -> Checked:
     repository, revision = inputs["repository"], inputs.get("revision")
     if _wants_facts(engine, spec, inputs):
         try:
-            facts = model_facts.load(hub, repository, revision, files=getattr(engine, "needs_files", False))
-            facts = _with_header(engine, spec, facts, hub)
+            facts = load_facts(engine, spec, hub, repository, revision)
         except UnknownRevision:
             return replace(checked, failures=[*checked.failures, Failure("revision", (
                 f"{label}.revision: {show(revision)} does not exist in {repository} (the Hub at {hub.url} says so); "
                 "use a commit sha, branch or tag of that repository, or remove `revision` for the latest"))])
         except FactsUnavailable as why:
-            warnings.append(f"{label}.instance_type: GPU memory fit not checked: {why}. The preview goes on without "
-                            f"it; `python -m providers.fit {repository}` tells where it fits")
+            warnings.append(_fit_not_checked(label, repository, why))
     problems = engine.check_facts(spec, facts) if facts is not None else []
     problems += smoke_problems(engine, spec, facts, inputs)
     failures += [Failure(p.path.split(".")[0], f"{label}.{p.path}: {_shown(p)} {p.problem}; {p.fix}")
@@ -85,21 +74,33 @@ def _shown(problem: Problem) -> str:
     return "missing" if problem.value is None else show(problem.value, problem.path)
 
 
+def _fit_not_checked(label: str, repository: str, why: object) -> str:
+    return (f"{label}.instance_type: GPU memory fit not checked: {why}. The preview goes on without it; "
+            f"`python -m providers.fit {repository}` tells where it fits")
+
+
+def _measurable(engine: Engine, spec: ServingSpec) -> bool:
+    """Whether the engine's memory model applies to the spec's instance: one that states its memory, a GPU or, for
+    an engine that runs from RAM, a CPU instance."""
+    return bool(spec.compute and fit.memory_gb(spec.compute)) and (spec.accelerator == "gpu" or engine.fits_on_cpu)
+
+
 def _wants_facts(engine: Engine, spec: ServingSpec, inputs: Mapping[str, Any]) -> bool:
-    """Whether anything here needs the Hub: an engine with a memory model on hardware that states its memory, a
-    rule on the facts, or a smoke test whose limits depend on the model."""
-    memory = _memory_gb(spec.compute, spec.accelerator)
+    """Whether anything here needs the Hub: an engine with a memory model on hardware it applies to, a rule on the
+    facts, or a smoke test whose limits depend on the model."""
     has_model = type(engine).estimate is not Engine.estimate
     has_rules = type(engine).check_facts is not Engine.check_facts
-    return bool(memory and has_model and (spec.accelerator == "gpu" or getattr(engine, "fits_on_cpu", False))) or (
-        spec.typed and has_rules) or bool(inputs.get("smoke_test") and type(engine).smoke_limits
-                                          is not Engine.smoke_limits)
+    return (has_model and _measurable(engine, spec)) or (spec.typed and has_rules) or bool(
+        inputs.get("smoke_test") and type(engine).smoke_limits is not Engine.smoke_limits)
 
 
-def _with_header(engine: Engine, spec: ServingSpec, facts: fit.ModelFacts, hub: HubSettings) -> fit.ModelFacts:
-    """The facts with the chosen file's header metadata, for an engine that reads its shapes there (llama.cpp)."""
-    choose = getattr(engine, "metadata_file", None)
-    name = choose(spec, facts) if choose is not None and facts.files is not None else None
+def load_facts(engine: Engine, spec: ServingSpec, hub: HubSettings, repository: str,
+               revision: str | None) -> fit.ModelFacts:
+    """The model's facts as this engine needs them (`check` and `python -m providers.fit` alike): with the
+    repository's file sizes when it asks for them, and the shapes from the header of the file it serves when the
+    repository has no config.json (llama.cpp's GGUF). Raises UnknownRevision, FactsUnavailable."""
+    facts = model_facts.load(hub, repository, revision, files=engine.needs_files)
+    name = engine.metadata_file(spec, facts)
     if name is None or facts.config:
         return facts
     return model_facts.with_gguf_header(hub, facts, name)
@@ -135,13 +136,9 @@ def smoke_problems(engine: Engine, spec: ServingSpec, facts: fit.ModelFacts | No
 
 def _fit(label: str, engine: Engine, spec: ServingSpec, facts: fit.ModelFacts) -> fit.Verdict | str:
     """The fit verdict on the chosen instance, or a warning line when the facts cannot give one."""
-    chosen = spec.compute
-    if chosen is None or not _memory_gb(chosen, spec.accelerator):
-        return fit.Verdict()
-    if spec.accelerator != "gpu" and not getattr(engine, "fits_on_cpu", False):
+    if not _measurable(engine, spec):
         return fit.Verdict()
     try:
         return engines.verdict(label, engine, spec, facts)
     except fit.FactsMissing as why:
-        return (f"{label}.instance_type: GPU memory fit not checked: {why}. The preview goes on without it; "
-                f"`python -m providers.fit {facts.repository}` tells where it fits")
+        return _fit_not_checked(label, facts.repository, why)

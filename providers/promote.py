@@ -14,6 +14,11 @@ Everything else in the target (hardware, scaling, type, secrets, other keys, com
 Nested mappings (``env``, ``custom_image``, ``engine``, ``smoke_test``) are updated key by key, so unchanged lines
 and their comments stay as they are.
 
+Endpoint files: a stack may define endpoints in the files its ``hf-endpoints:endpointFiles`` names
+(``providers.endpoint_files``). They are read and written the same way: a target key is changed where the target
+has it (its endpoint file, or the stack file), a new one goes where the endpoint is defined. A file that both stacks
+name is refused for the endpoints it holds (writing prod's model there would change dev too), exit 2.
+
 Decisions:
 
 * A source ``revision`` that is not a pinned 40-hex commit sha (unset = latest, a branch or tag name) is
@@ -50,14 +55,12 @@ from providers.stack_files import (
     DEFAULTS_KEY,
     ENDPOINTS_KEY,
     PINNED_REVISION_RE,
+    StackEndpoints,
     StackFileError,
-    defaults_of,
     dump_text,
     effective_endpoint,
-    endpoints_of,
-    load_stack,
+    load_endpoints,
     same_value,
-    stack_path,
     to_plain,
     write_atomically,
 )
@@ -119,27 +122,27 @@ class Plan:
 # Pure planning
 
 
-def plan_promotion(
-    source_doc: Mapping[str, Any],
-    target_doc: Mapping[str, Any],
-    *,
-    source_path: Path,
-    target_path: Path,
-    allow_unpinned: bool = False,
-) -> Plan:
-    """Compare two loaded stack documents and list what promoting source -> target changes."""
-    src_defaults = defaults_of(source_doc, source_path)
-    tgt_defaults = defaults_of(target_doc, target_path)
-    src_eps = endpoints_of(source_doc, source_path)
-    tgt_eps = endpoints_of(target_doc, target_path)
+def plan_promotion(source: StackEndpoints, target: StackEndpoints, *, allow_unpinned: bool = False) -> Plan:
+    """Compare two stacks' endpoints (stack files and endpoint files) and list what promoting source -> target
+    changes."""
+    source_path, target_path = source.path, target.path
+    src_defaults, tgt_defaults = source.defaults, target.defaults
 
     changes: list[Change] = []
     errors: list[str] = []
     unpinned: list[str] = []
-    common = sorted(name for name in src_eps if name in tgt_eps)
+    common = sorted(name for name in source.parts if name in target.parts)
     for name in common:
-        src = effective_endpoint(src_defaults, src_eps[name])
-        tgt = effective_endpoint(tgt_defaults, tgt_eps[name])
+        shared = [path for path, _ in target.parts[name] if path in source.files]
+        if shared:
+            errors.append(
+                f"{shared[0].name}: {name} is defined there for {_stack_name(source_path)} and "
+                f"{_stack_name(target_path)} alike, so promoting into it would change {_stack_name(source_path)} too; "
+                f"give {_stack_name(target_path)} its own endpoint files (hf-endpoints:endpointFiles)")
+            continue
+        src = effective_endpoint(src_defaults, source.own(name))
+        own = target.own(name)
+        tgt = effective_endpoint(tgt_defaults, own)
         revision = src.get("revision", UNSET)
         if not allow_unpinned and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
             got = "unset, i.e. the latest commit" if revision is UNSET else json.dumps(to_plain(revision))
@@ -156,7 +159,7 @@ def plan_promotion(
                 if old is UNSET or not same_value(old, new):
                     changes.append(Change(name, key, _plain_or_unset(old), to_plain(new)))
             elif old is not UNSET:
-                if key not in tgt_eps[name]:
+                if key not in own:
                     errors.append(
                         f"{target_path.name}: {DEFAULTS_KEY}.{key} applies to endpoint {name!r} but "
                         f"{source_path.name} does not set {key!r}; remove it from the defaults of "
@@ -166,8 +169,8 @@ def plan_promotion(
                 changes.append(Change(name, key, to_plain(old), UNSET))
     return Plan(
         changes=changes,
-        source_only=sorted(name for name in src_eps if name not in tgt_eps),
-        target_only=sorted(name for name in tgt_eps if name not in src_eps),
+        source_only=sorted(name for name in source.parts if name not in target.parts),
+        target_only=sorted(name for name in target.parts if name not in source.parts),
         unpinned=unpinned,
         errors=errors,
     )
@@ -223,25 +226,27 @@ def _stack_name(path: Path) -> str:
 # Applying a plan to a round-trip document (keeps comments and key order)
 
 
-def apply_changes(target_doc: Mapping[str, Any], changes: Iterable[Change], source_doc: Mapping[str, Any]) -> None:
-    """Write the changes into the target's endpoint mappings, in place.
+def apply_changes(target: StackEndpoints, changes: Iterable[Change], source: StackEndpoints) -> list[Path]:
+    """Write the changes into the target's endpoint mappings, in place, each where the target has that key (a new key
+    where the endpoint is defined: its endpoint file, or the stack file); returns the files changed, in order.
 
-    New values are taken from the source document so that their scalar styles (quoting, block scalars)
+    New values are taken from the source's documents so that their scalar styles (quoting, block scalars)
     carry over; comments of the source are not copied.
     """
-    tgt_eps = target_doc["config"][ENDPOINTS_KEY]
-    src_eps = source_doc["config"][ENDPOINTS_KEY]
-    src_defaults = source_doc["config"].get(DEFAULTS_KEY) or {}
+    changed: list[Path] = []
     for change in changes:
-        endpoint = tgt_eps[change.endpoint]
+        path, endpoint = target.holder(change.endpoint, change.key)
         if change.new is UNSET:
             _delete(endpoint, change.key)
         else:
-            styled = effective_endpoint(src_defaults, src_eps[change.endpoint])[change.key]
+            styled = effective_endpoint(source.defaults, source.own(change.endpoint))[change.key]
             if change.key in endpoint:
                 _assign(endpoint, change.key, styled)
             else:
                 _insert(endpoint, change.key, styled)
+        if path not in changed:
+            changed.append(path)
+    return changed
 
 
 def _insert(mapping: CommentedMap, key: str, value: Any) -> None:
@@ -412,21 +417,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the promotion CLI; returns the exit status."""
     args = _parser().parse_args(argv)
-    source_path = stack_path(args.dir, args.source)
-    target_path = stack_path(args.dir, args.target)
     try:
-        source_doc = load_stack(source_path)
-        target_doc = load_stack(target_path)
-        plan = plan_promotion(
-            source_doc,
-            target_doc,
-            source_path=source_path,
-            target_path=target_path,
-            allow_unpinned=args.allow_unpinned,
-        )
+        source = load_endpoints(args.dir, args.source)
+        target = load_endpoints(args.dir, args.target)
+        plan = plan_promotion(source, target, allow_unpinned=args.allow_unpinned)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    source_path, target_path = source.path, target.path
 
     for name in plan.source_only:
         print(
@@ -465,15 +463,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plan.changes:
         print(f"{target_path.name} is up to date with {source_path.name}; nothing written")
         return EXIT_OK
-    apply_changes(target_doc, plan.changes, source_doc)
-    try:
-        write_atomically(target_path, dump_text(target_doc))
-    except OSError as exc:
-        print(f"error: {target_path.name}: cannot write: {exc.strerror}", file=sys.stderr)
-        return EXIT_ERROR
+    written = apply_changes(target, plan.changes, source)
+    for path in written:
+        try:
+            write_atomically(path, dump_text(target.doc if path == target_path else target.files[path]))
+        except OSError as exc:
+            print(f"error: {path.name}: cannot write: {exc.strerror}", file=sys.stderr)
+            return EXIT_ERROR
     endpoints = len({c.endpoint for c in plan.changes})
     summary = f"{len(lines)} change(s) in {endpoints} endpoint(s)"
-    print(f"Promoted {source_path.name} -> {target_path.name}: {summary}")
+    files = [path.relative_to(args.dir).as_posix() for path in written if path != target_path]
+    print(f"Promoted {source_path.name} -> {target_path.name}: {summary}" + (f" (in {', '.join(files)})" if files
+                                                                               else ""))
     return EXIT_OK
 
 

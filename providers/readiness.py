@@ -26,6 +26,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from providers import failure_logs, reply_pattern
 from providers.base import log_line
 from providers.client import EndpointError, EndpointsClient, describe_error
+from providers.engines.base import CHAT, COMPLETIONS, EMBED, GENERATE
 from providers.fields import endpoint_id
 
 PROGRESS_EVERY_SECONDS = 30.0
@@ -184,13 +185,11 @@ def _finish(progress: _Progress, raw: dict[str, Any], target: Target, message: s
     log(f"{target.endpoint_id}: ready ({message}) after {elapsed:.1f}s")
 
 
-SMOKE_CALLS: dict[str, tuple[str, str]] = {
-    "generate": ("POST /", "generate"),
-    "chat": ("POST /v1/chat/completions", "chat"),
-    "completions": ("POST /v1/completions", "completions"),
-}
-"""Each text protocol of `smoke_test.protocol` (`providers.engines.base.PROTOCOLS`): its route and client method."""
-EMBED = "embed"
+SMOKE_ROUTES = {GENERATE: "POST /", CHAT: "POST /v1/chat/completions", COMPLETIONS: "POST /v1/completions",
+                EMBED: "POST /embed"}
+"""The route each protocol of `smoke_test.protocol` (`providers.engines.base.PROTOCOLS`) calls, for messages."""
+TEXT_CALLS = {GENERATE: "generate", CHAT: "chat", COMPLETIONS: "completions"}
+"""The client method of each text protocol (embed answers a vector, not text)."""
 
 
 def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any],
@@ -208,21 +207,20 @@ def _probe(client: EndpointsClient, target: Target, raw: Mapping[str, Any],
     if not target.smoke_test:
         return True, "health route answered 200"
     smoke = target.smoke_test
-    protocol = str(smoke.get("protocol") or "generate")
+    protocol = str(smoke.get("protocol") or GENERATE)
     where = f"endpoints.{target.name}.smoke_test"
     try:
         if protocol == EMBED:
             reply: Any = client.embed(url, smoke["prompt"], authenticated=authenticated)
         else:
-            call = getattr(client, SMOKE_CALLS[protocol][1])
+            call = getattr(client, TEXT_CALLS[protocol])
             reply = call(url, smoke["prompt"], int(smoke.get("max_new_tokens", 20)), authenticated=authenticated)
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else 0
         if 400 <= status < 500 and status not in (408, 429):
-            route_name = "POST /embed" if protocol == EMBED else SMOKE_CALLS[protocol][0]
             raise EndpointNotReadyError(failure_logs.mask(
-                f"{target.endpoint_id} smoke test failed: {route_name} answered {describe_error(error)} ({where})",
-                secrets)) from None
+                f"{target.endpoint_id} smoke test failed: {SMOKE_ROUTES[protocol]} answered {describe_error(error)} "
+                f"({where})", secrets)) from None
         return False, f"smoke test call failed ({describe_error(error)})"
     except Exception as error:  # the model may still be warming up: try again next tick
         return False, f"smoke test call failed ({describe_error(error)})"

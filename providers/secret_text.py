@@ -40,26 +40,40 @@ def forms(secret: str) -> set[str]:
     return found
 
 
-def mask(text: str, secrets: Iterable[str | None], replacement: str = MASK) -> str:
-    """`text` with every form of every secret (longest first, so no part of one is left showing) and anything
-    shaped like a token replaced. Even a short value is masked: a garbled line is better than a leaked secret."""
-    text = TOKEN_SHAPED.sub(replacement, text)
+def _patterns(secrets: Iterable[str | None]) -> list[re.Pattern[str]]:
+    """One case-blind pattern per form of every secret, longest first (so no part of one is left showing)."""
     every = {form for secret in secrets if secret for form in forms(secret)}
-    for form in sorted(every, key=lambda form: (-len(form), form)):
-        text = re.sub(re.escape(form), replacement, text, flags=re.IGNORECASE)
+    return [re.compile(re.escape(form), re.IGNORECASE) for form in sorted(every, key=lambda form: (-len(form), form))]
+
+
+def _mask_with(text: str, patterns: Iterable[re.Pattern[str]], replacement: str) -> str:
+    text = TOKEN_SHAPED.sub(replacement, text)
+    for pattern in patterns:
+        text = pattern.sub(replacement, text)
     return text
 
 
+def mask(text: str, secrets: Iterable[str | None], replacement: str = MASK) -> str:
+    """`text` with every form of every secret (longest first, so no part of one is left showing) and anything
+    shaped like a token replaced. Even a short value is masked: a garbled line is better than a leaked secret."""
+    return _mask_with(text, _patterns(secrets), replacement)
+
+
 def masked(value: Any, secrets: Iterable[str | None], replacement: str = MASK) -> Any:
-    """A copy of a JSON value (an API answer) with every string in it masked."""
-    secrets = list(secrets)
-    if isinstance(value, str):
-        return mask(value, secrets, replacement)
-    if isinstance(value, Mapping):
-        return {key: masked(item, secrets, replacement) for key, item in value.items()}
-    if isinstance(value, list):
-        return [masked(item, secrets, replacement) for item in value]
-    return value
+    """A copy of a JSON value (an API answer) with every string in it masked; the secrets' forms are worked out
+    once for the whole answer (a list of hundreds of endpoints has thousands of strings)."""
+    patterns = _patterns(secrets)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _mask_with(item, patterns, replacement)
+        if isinstance(item, Mapping):
+            return {key: walk(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [walk(inner) for inner in item]
+        return item
+
+    return walk(value)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

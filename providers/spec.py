@@ -41,7 +41,11 @@ def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
 
 def replace_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """The changed keys that force a replacement (delete before replace: the name is reused)."""
-    old, new = canonical(olds), canonical(news)
+    return replacing(canonical(olds), canonical(news))
+
+
+def replacing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """`replace_keys` of two canonical forms (diff canonicalizes each side once)."""
     changed = differing(old, new)
     keys = [key for key in changed if key in REPLACE_KEYS]
     if image_variant(old) != image_variant(new):

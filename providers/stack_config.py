@@ -9,7 +9,8 @@ escaped: a key is user input too). Keys that are never inputs (outputs such as `
 refused here: `__provider` would replace the pickled provider and crash the host before `check` could say a word.
 
 No I/O: `__main__.py` hands in the raw config (keys `hf-endpoints:<key>`, values as text, structured ones as JSON
-text, as the engine passes them).
+text, as the engine passes them) and the endpoints of the files `hf-endpoints:endpointFiles` names, read by
+`providers.endpoint_files` (a problem of an endpoint from a file names the file: `endpoints/a.yaml: x.min_replica`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from providers import plaintext_secrets
 from providers.budget import check_budget
+from providers.endpoint_files import FileEndpoints
 from providers.fields import INPUT_KEYS
 from providers.stack_files import PINNED_REVISION_RE
 from providers.validation import NAME_PATTERN, NAMESPACE_PATTERN, not_an_input, unknown_key_fix
@@ -30,7 +32,7 @@ from providers.values import show, show_key
 
 PREFIX = "hf-endpoints:"
 SETTINGS = ("namespace", "endpoints", "defaults", "apiUrl", "hfToken", "readyTimeoutSeconds", "deleteTimeoutSeconds",
-            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd", "protect")
+            "pollSeconds", "requirePinnedRevision", "hubUrl", "maxHourlyUsd", "protect", "endpointFiles")
 """Every `hf-endpoints:` setting; anything else under that prefix is a typo."""
 SET_BY_THE_PROGRAM = ("name", "namespace", "stack")
 """Inputs the program sets (the entry's key, hf-endpoints:namespace, this stack), never the YAML."""
@@ -60,9 +62,11 @@ class StackConfig:
     """`hf-endpoints:protect`: every endpoint gets Pulumi's `protect` option (prod sets it)."""
 
 
-def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackConfig:
-    """The stack from its raw config, or StackConfigError with every problem at once. `secret_keys`: the config keys
-    Pulumi keeps encrypted (any other holds its values in clear)."""
+def read(config: Mapping[str, Any], secret_keys: Collection[str] = (),
+         files: FileEndpoints | None = None) -> StackConfig:
+    """The stack from its raw config (and the endpoints of its endpoint files), or StackConfigError with every problem
+    at once. `secret_keys`: the config keys Pulumi keeps encrypted (any other holds its values in clear)."""
+    files = files or FileEndpoints()
     settings = {key[len(PREFIX):]: value for key, value in config.items() if key.startswith(PREFIX)}
     problems = [_unknown_setting(key) for key in settings if key not in SETTINGS]
     if isinstance(_decoded(settings.get("hfToken")), list | Mapping):
@@ -81,15 +85,16 @@ def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackC
     if hub_url not in (None, "") and not re.fullmatch(r"https?://\S+", str(hub_url)):
         problems.append(f"{PREFIX}hubUrl: {show(hub_url)} is not an http(s) URL; e.g. https://huggingface.co, or "
                         "remove it for the public Hub")
-    endpoints = _decoded(settings.get("endpoints"))
-    if "endpoints" not in settings:
+    endpoints = _decoded(settings.get("endpoints")) if "endpoints" in settings else {} if files.named else None
+    if endpoints is None:
         problems.append(f"{PREFIX}endpoints: missing; {ENDPOINTS_FIX}")
+    problems.extend(files.problems)
     specs = {}
     try:
         specs = stack_endpoints(settings.get("namespace"), endpoints, _decoded(settings.get("defaults")),
-                                require_pinned_revision=bool(pinned))
+                                require_pinned_revision=bool(pinned), files=files)
     except StackConfigError as error:
-        problems.extend(error.problems if "endpoints" in settings else
+        problems.extend(error.problems if endpoints is not None else
                         [p for p in error.problems if not p.startswith(f"{PREFIX}endpoints:")])
     if not problems:
         try:
@@ -103,11 +108,13 @@ def read(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackC
                        warnings=tuple(warnings), protect=bool(protect))
 
 
-def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
-                    require_pinned_revision: bool = False) -> dict[str, dict[str, Any]]:
+def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *, require_pinned_revision: bool = False,
+                    files: FileEndpoints | None = None) -> dict[str, dict[str, Any]]:
     """Each endpoint's inputs from the stack config: `hf-endpoints:defaults` merged under every
     `hf-endpoints:endpoints.<name>` mapping (the endpoint's own keys win, whole values; a top-level null unsets a
-    default), plus `name` and `namespace`. Raises StackConfigError with every problem."""
+    default), plus `name` and `namespace`. An endpoint of an endpoint file is its file's mapping, merged with the stack
+    file's entry of that name if any (secrets live there); a key in both is a problem. Raises StackConfigError with
+    every problem."""
     problems = _namespace(namespace)
     if defaults is None:
         defaults = {}
@@ -116,7 +123,7 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
                         "every endpoint (vendor, region, ...)")
         defaults = {}
     else:
-        problems.extend(_mapping_problems("defaults", defaults))
+        problems.extend(_mapping_problems(f"{PREFIX}defaults", defaults))
         for key in defaults:
             if key not in INPUT_KEYS:
                 problems.append(f"{PREFIX}defaults.{show_key(key)}: {show(defaults[key], str(key))} is not an "
@@ -125,23 +132,22 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
         problems.append(f"{PREFIX}endpoints: {show(endpoints)} is not a mapping; {ENDPOINTS_FIX}")
         endpoints = {}
     result = {}
-    for name, mapping in endpoints.items():
-        where = f"endpoints.{show_key(name)}"
+    for name, mapping, where in _entries(endpoints, files or FileEndpoints(), problems):
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            problems.append(f"{PREFIX}{where}: {show(name)} is not a valid endpoint name; use at most 32 lowercase "
+            problems.append(f"{where}: {show(name)} is not a valid endpoint name; use at most 32 lowercase "
                             "letters, digits and '-', starting and ending with a letter or digit")
         if not isinstance(mapping, Mapping):
-            problems.append(f"{PREFIX}{where}: {show(mapping)} is not a mapping; give the endpoint its settings "
+            problems.append(f"{where}: {show(mapping)} is not a mapping; give the endpoint its settings "
                             "(repository, instance_type, ...)")
             continue
         problems.extend(_mapping_problems(where, mapping))
-        problems.extend(f"{PREFIX}{where}.{show_key(key)}: {show(mapping[key], str(key))} {refusal[0]}; {refusal[1]}"
+        problems.extend(f"{where}.{show_key(key)}: {show(mapping[key], str(key))} {refusal[0]}; {refusal[1]}"
                         for key in mapping if (refusal := not_an_input(str(key))) is not None)
         inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
         revision = inputs.get("revision")
         if require_pinned_revision and not (isinstance(revision, str) and PINNED_REVISION_RE.fullmatch(revision)):
             problems.append(
-                f"{PREFIX}{where}.revision: {'missing' if revision is None else show(revision)} is not a pinned "
+                f"{where}.revision: {'missing' if revision is None else show(revision)} is not a pinned "
                 f"commit (40 lowercase hex digits), and this stack sets {PREFIX}requirePinnedRevision; promote a "
                 "tested commit from dev first: pin it in Pulumi.dev.yaml, `pulumi up --stack dev`, then "
                 "`python -m providers.promote dev prod`")
@@ -149,6 +155,25 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *,
     if problems:
         raise StackConfigError(problems)
     return result
+
+
+def _entries(endpoints: Mapping[str, Any], files: FileEndpoints,
+             problems: list[str]) -> list[tuple[Any, Any, str]]:
+    """(name, mapping, label) of every endpoint: the stack file's, then the files' (merged with a stack file entry of
+    the same name, which may add keys the file does not set, such as secrets)."""
+    entries = [(name, mapping, f"{PREFIX}endpoints.{show_key(name)}") for name, mapping in endpoints.items()
+               if name not in files.endpoints]
+    for name, mapping in files.endpoints.items():
+        label = f"{files.sources[name]}: {show_key(name)}"
+        extra = endpoints.get(name)
+        if isinstance(mapping, Mapping) and isinstance(extra, Mapping):
+            for key in extra:
+                if key in mapping:
+                    problems.append(f"{PREFIX}endpoints.{name}.{key}: also set in {files.sources[name]}; set each key "
+                                    "of an endpoint in one place (secrets in the stack file, the rest in the file)")
+            mapping = {**mapping, **extra}
+        entries.append((name, mapping, label))
+    return entries
 
 
 def _namespace(namespace: Any) -> list[str]:
@@ -162,8 +187,9 @@ def _namespace(namespace: Any) -> list[str]:
 
 
 def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
-    """Keys the program sets, and null values below the top level (a top-level null unsets a default)."""
-    problems = [f"{PREFIX}{where}.{key}: {show(mapping[key])} is not allowed; the name is the key under "
+    """Keys the program sets, and null values below the top level (a top-level null unsets a default). `where` labels
+    the mapping in messages: `hf-endpoints:endpoints.<name>`, or `<file>: <name>` for an endpoint file's."""
+    problems = [f"{where}.{key}: {show(mapping[key])} is not allowed; the name is the key under "
                 f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
                 for key in SET_BY_THE_PROGRAM if key in mapping]
     for key, value in mapping.items():
@@ -180,9 +206,9 @@ def _nulls(path: str, value: Any) -> list[str]:
         inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{show_key(key)}"
         if item is None:
             secret = "secrets" in inner.split(".")[:-1]
-            fix = (f"set it with `pulumi config set --secret --path '{PREFIX}{inner}' <value>`, or remove the line"
+            fix = (f"set it with `pulumi config set --secret --path '{inner}' <value>`, or remove the line"
                    if secret else NULL_FIX)
-            problems.append(f"{PREFIX}{inner}: null {NULL_PROBLEM}; {fix}")
+            problems.append(f"{inner}: null {NULL_PROBLEM}; {fix}")
         else:
             problems.extend(_nulls(inner, item))
     return problems

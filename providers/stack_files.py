@@ -5,7 +5,9 @@ A stack file holds a top-level ``config:`` mapping whose keys are ``hf-endpoints
 endpoint, per top-level key) and ``endpoints`` (endpoint name -> mapping of ``create_inference_endpoint``
 arguments plus ``paused``, ``adopt`` and ``smoke_test``).
 
-Files are loaded with ruamel.yaml in round-trip mode so that a rewrite keeps comments, key order and quoting.
+Files are loaded with ruamel.yaml in round-trip mode so that a rewrite keeps comments, key order and quoting. The
+endpoint files a stack names (``hf-endpoints:endpointFiles``, see ``providers.endpoint_files``) are loaded the same
+way, so that promotion can write into them too (``load_endpoints``).
 This module needs nothing from the rest of the package (no pulumi import).
 """
 
@@ -17,6 +19,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ NAMESPACE_KEY = f"{PROJECT}:namespace"
 TOKEN_KEY = f"{PROJECT}:hfToken"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
 ENDPOINTS_KEY = f"{PROJECT}:endpoints"
+ENDPOINT_FILES_KEY = f"{PROJECT}:endpointFiles"
 
 PINNED_REVISION_RE = re.compile(r"[0-9a-f]{40}")
 """A pinned revision is a full 40-hex commit sha (match it whole: `fullmatch`)."""
@@ -153,3 +157,77 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass
+class StackEndpoints:
+    """One stack's endpoints, wherever they are written: the stack file, and the endpoint files it names.
+
+    An endpoint's keys may be in two mappings: its endpoint file's entry, and the stack file's entry of the same name
+    (its secrets); ``parts`` lists them, the file's first. Documents are round trip, so a change written into a part
+    and dumped keeps the file's comments."""
+
+    path: Path
+    doc: CommentedMap
+    files: dict[Path, CommentedMap] = field(default_factory=dict)
+    parts: dict[str, list[tuple[Path, CommentedMap]]] = field(default_factory=dict)
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        return defaults_of(self.doc, self.path)
+
+    def own(self, name: str) -> dict[str, Any]:
+        """The endpoint's own keys, from every part (round-trip values, so their styles carry over)."""
+        return {key: value for _, part in self.parts[name] for key, value in part.items()}
+
+    def holder(self, name: str, key: str) -> tuple[Path, CommentedMap]:
+        """The part that holds `key`, else the endpoint's first (its endpoint file's, if it has one)."""
+        return next((entry for entry in self.parts[name] if key in entry[1]), self.parts[name][0])
+
+
+def load_endpoints(directory: Path, stack: str) -> StackEndpoints:
+    """The stack file of ``stack`` in ``directory`` and the endpoint files it names, each endpoint's parts found."""
+    path = stack_path(directory, stack)
+    doc = load_stack(path)
+    patterns = doc["config"].get(ENDPOINT_FILES_KEY)
+    in_stack_file = patterns is None or ENDPOINTS_KEY in doc["config"]  # endpoint files alone are enough
+    entries = endpoints_of(doc, path) if in_stack_file else CommentedMap()
+    result = StackEndpoints(path, doc)
+    for name, settings in entries.items():
+        result.parts[name] = [(path, settings)]
+    if patterns is None:
+        return result
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise StackFileError(path, f"config.{ENDPOINT_FILES_KEY} must be a list of file patterns")
+    for pattern in patterns:
+        found = sorted(p for p in Path(directory).glob(pattern) if p.is_file())
+        if not found:
+            raise StackFileError(path, f"config.{ENDPOINT_FILES_KEY}: {pattern!r} matches no file")
+        for file in found:
+            if file not in result.files:
+                result.files[file] = _load_endpoint_file(file)
+    for file, mapping in result.files.items():
+        for name, settings in mapping.items():
+            if not isinstance(settings, CommentedMap):
+                raise StackFileError(file, f"{name} must be a mapping")
+            if any(part_path != path for part_path, _ in result.parts.get(name, [])):
+                raise StackFileError(file, f"{name} is also defined in another endpoint file of {path.name}")
+            result.parts[name] = [(file, settings), *result.parts.get(name, [])]
+    return result
+
+
+def _load_endpoint_file(path: Path) -> CommentedMap:
+    try:
+        doc = new_yaml().load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StackFileError(path, f"cannot read: {exc.strerror}") from None
+    except YAMLError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise StackFileError(path, f"malformed YAML: {first_line}") from None
+    if doc is None:
+        return CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise StackFileError(path, "expected a mapping of endpoint name to settings")
+    return doc

@@ -23,13 +23,11 @@ Decisions (where the API contract is silent or says GUESS):
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
 
 from providers import catalog, engines, reply_pattern
 from providers.engines.base import EMBED, GENERATE, PROTOCOLS, report, validate_settings
@@ -119,13 +117,14 @@ class _Validator:
     def warn(self, key: str, message: str) -> None:
         self.warnings.append(f"{self.label}.{show_key(key)}: {message}")
 
-    def integer(self, key: str, value: Any, low: int, high: int, fix: str) -> int | None:
+    def integer(self, key: str, value: Any, low: int, high: int | None, fix: str) -> int | None:
+        """A whole number from `low` to `high` (None: no upper bound; `U32_MAX`: the API's own)."""
         if not is_number(value) or value != int(value):
             self.fail(key, value, "is not a whole number", fix)
             return None
-        if value < low or value > high:
-            bound = (f"between {low} and {high}" if high < U32_MAX else
-                     f"at least {low}" if value < low else f"at most {high}, the API's limit")
+        if value < low or (high is not None and value > high):
+            bound = (f"at least {low}" if high is None or (high == U32_MAX and value < low) else
+                     f"between {low} and {high}" if high < U32_MAX else f"at most {high}, the API's limit")
             self.fail(key, value, f"is out of range (must be {bound})", fix)
             return None
         return int(value)
@@ -173,15 +172,16 @@ class _Validator:
         return value
 
 
-def validate(raw: Mapping[str, Any]) -> Checked:
-    """Validate one endpoint's inputs and return the canonical form; never touches the network."""
+def validate(raw: Mapping[str, Any], steps: tuple[Step, ...] | None = None) -> Checked:
+    """Validate one endpoint's inputs and return the canonical form; never touches the network. `steps` (default
+    all of `STEPS`): `COST_STEPS` gives what prices and hourly costs need, for the program's outputs and budget."""
     v = _Validator(raw)
     _reject_unknown_keys(v)
     values = {key: raw[key] for key in INPUT_KEYS if raw.get(key) is not None}
     known = {key: value for key, value in values.items() if not is_unknown(value)}
     _require(v, values)
     v.out.update({key: value for key, value in values.items() if is_unknown(value)})  # validated once known
-    for step in STEPS:
+    for step in STEPS if steps is None else steps:
         step(v, known)
     for key, default in DEFAULTS.items():
         if key not in values:
@@ -247,13 +247,25 @@ def _repository(v: _Validator, key: str, value: Any) -> str | None:
     fix = "use the model's Hub id, e.g. `derek-thomas/jais-13b-chat-hf`"
     if v.string(key, value, fix) is None:
         return None
-    try:
-        validate_repo_id(value)
-    except HFValidationError as error:
-        reason = str(error).split(": '", 1)[0].rstrip(".")  # its message ends with the id itself, unescaped
+    reason = _repo_id_problem(value)
+    if reason is not None:
         v.fail(key, value, f"is not valid (huggingface_hub: {reason})", fix)
         return None
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _repo_id_problem(value: str) -> str | None:
+    """Why huggingface_hub's `validate_repo_id` refuses an id, or None. Imported here, once: huggingface_hub.utils
+    loads its HTTP stack (~40 ms), which the program (it validates for its exports only, `COST_STEPS`) never needs."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(value)
+    except HFValidationError as error:
+        return str(error).split(": '", 1)[0].rstrip(".")  # its message ends with the id itself, unescaped
+    return None
 
 
 def _text(v: _Validator, key: str, value: Any) -> str | None:
@@ -535,15 +547,9 @@ def _engine_block(v: _Validator, known: Mapping[str, Any]) -> None:
     if engine is engines.CUSTOM:
         v.out["custom_image"] = _custom_image(v, "engine.custom", settings)
         return
-    compute = _chosen_compute(v.out)
     found = validate_settings(v, engine, f"engine.{name}", settings, engines.TYPED, _image_url,
-                              engine.default_url(compute, v.out.get("accelerator")))
+                              engine.default_url(catalog.compute_of(v.out), v.out.get("accelerator")))
     v.out["engine"] = None if found is None else {engine.name: found}
-
-
-def _chosen_compute(out: Mapping[str, Any]) -> catalog.Compute | None:
-    placement = [out.get(key) for key in ("vendor", "region", "accelerator", "instance_type", "instance_size")]
-    return catalog.find_compute(*placement) if all(isinstance(p, str) for p in placement) else None
 
 
 SERVING_KEYS = ("engine", "custom_image", "env", "task", "accelerator", "instance_type", "instance_size", "args",
@@ -706,3 +712,12 @@ STEPS: tuple[Step, ...] = (
            "cache_http_responses": _boolean}),
     _serving,  # last: the engine's rules see every other key canonical
 )
+
+COST_STEPS: tuple[Step, ...] = (
+    _each({"accelerator": _accelerator}),
+    _hardware,
+    _scaling,
+    _each({"paused": _boolean}),
+)
+"""Just what an endpoint's price and hourly cost need (placement, replicas, paused): the program's outputs and the
+budget, which must not pay for the whole validation of hundreds of endpoints."""

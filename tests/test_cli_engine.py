@@ -167,16 +167,16 @@ def set_token(project: PulumiProject, token: str) -> None:
 
 
 def test_config_is_recorded_by_each_up_and_used_by_destroy(deployed, emulator):
-    """A config-only change updates the default provider, a step the CLI hides: no change shown, no API call,
-    but state records it. Every up records its config, even one that fails; `destroy` uses what was
-    recorded, not the stack file (tests/test_inference_endpoint.py::test_each_operation_configures_a_fresh_host
-    is the fast twin)."""
+    """A config-only change updates the default provider, a step the CLI hides: no change shown, no API call but
+    diff's list (one per command), but state records it. Every up records its config, even one that fails;
+    `destroy` uses what was recorded, not the stack file
+    (tests/test_inference_endpoint.py::test_each_operation_configures_a_fresh_host is the fast twin)."""
     config = deployed.stack_config()
     config["hf-endpoints:readyTimeoutSeconds"] = 300
     deployed.write_stack(config)
     deployed.preview("--expect-no-changes")
     assert "3 unchanged" in deployed.up().output
-    assert emulator.calls() == []
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [("GET", f"/v2/endpoint/{NS}")] * 2
     assert provider_config(deployed)["hf-endpoints:readyTimeoutSeconds"] == "300"
 
     set_token(deployed, "hf_not_a_valid_token")

@@ -56,7 +56,8 @@ def test_a_vllm_endpoint_from_preview_to_destroy(project, emulator):
                                                "healthRoute": "/health", "tensorParallelSize": 4}}
     assert any(c["method"] == "POST" and c["path"] == f"/e/{NS}/{NAME}/v1/chat/completions"
                for c in emulator.calls())  # the smoke test spoke OpenAI chat
-    project.preview("--expect-no-changes")
+    unchanged = project.preview("--expect-no-changes")
+    assert "concurrent sequence" not in unchanged.output  # said when the spec is new or changed, not every preview
 
     only(project, vllm_endpoint(tensor_parallel_size=4, max_num_seqs=32))
     assert project.preview_steps() == [("update", NAME), ("update", "endpoints-ready")]

@@ -85,10 +85,15 @@ def test_up_serves_and_exports_the_outputs(project, emulator):
         assert json.loads(response.read()) == [{"generated_text": "positive", "details": None}]
 
 
+LIST = ("GET", f"/v2/endpoint/{NS}")
+
+
 def test_nothing_changed_means_no_changes_and_no_writes(deployed, emulator):
-    """Right after up, `preview --expect-no-changes` passes with zero calls, and up writes nothing."""
+    """Right after up, `preview --expect-no-changes` passes with one call, the list diff compares the live endpoints
+    with, and up writes nothing."""
     deployed.preview("--expect-no-changes")
-    assert emulator.calls() == []
+    assert api_calls(emulator) == [LIST]
+    assert hub_calls(emulator) == []
     result = deployed.up()
     assert "3 unchanged" in result.output
     assert api_writes(emulator) == []
@@ -162,6 +167,39 @@ def test_out_of_band_delete_leaves_state_on_refresh_and_up_recreates(deployed, e
     deployed.up()
     assert ("POST", f"/v2/endpoint/{NS}") in api_writes(emulator)
     assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+
+
+DRIFT = [
+    ("deleted", lambda emulator: emulator.remove(NS, NAME), "replace",
+     f"hf-endpoints: local/{NAME}: deleted outside Pulumi; `pulumi up` creates it again",
+     [LIST, ("GET", f"/v2/endpoint/{NS}/{NAME}")],
+     [("DELETE", f"/v2/endpoint/{NS}/{NAME}"), ("POST", f"/v2/endpoint/{NS}")]),
+    ("edited", lambda emulator: emulator.edit(NS, NAME, {"compute": {"scaling": {"maxReplica": 3}}}), "update",
+     f"hf-endpoints: local/{NAME}: changed outside Pulumi: max_replica 3 (the stack file: 1); `pulumi up` puts the "
+     "stack file's values back", [LIST], [("PUT", f"/v2/endpoint/{NS}/{NAME}")]),
+]
+
+
+@pytest.mark.parametrize(("change", "outside", "op", "line", "preview_calls", "writes"), DRIFT,
+                         ids=[case[0] for case in DRIFT])
+def test_drift_shows_in_the_next_preview_and_up_puts_it_right_without_refresh(
+        deployed, emulator, change, outside, op, line, preview_calls, writes):
+    """An endpoint deleted or edited outside Pulumi: the next preview (no flag, no `refresh`) says so and fails
+    `--expect-no-changes`, for one list call (plus a GET confirming a deletion); the next up puts it right, and then
+    nothing is left to change."""
+    outside(emulator)
+    emulator.clear_calls()
+    preview = deployed.preview("--expect-no-changes", check=False)
+    assert preview.code != 0 and line in preview.output, preview.output
+    assert api_calls(emulator) == preview_calls
+    assert deployed.preview_steps() == [(op, NAME), ("update", "endpoints-ready")]
+    emulator.clear_calls()
+    up = deployed.up()
+    assert line in up.output
+    assert api_writes(emulator) == writes
+    (live,) = emulator.endpoints(NS)
+    assert (live["compute"]["scaling"]["maxReplica"], live["status"]["state"]) == (1, "running")
+    deployed.preview("--expect-no-changes")
 
 
 def test_destroy_after_an_out_of_band_delete_succeeds(deployed, emulator):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,21 +24,62 @@ pytestmark = pytest.mark.cli
 NAME = "jais-13b-chat"
 
 
-def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_path, pulumi_bin):
-    """`./scripts/up-local` on a checkout does the whole job and prints a curl line that works;
-    `./scripts/down-local` destroys the stack and stops the emulator."""
-    checkout = tmp_path / "checkout"
+def fresh_checkout(root: Path) -> Path:
+    """The tracked files of this checkout (as they are now) in a new git repository, as a fresh clone has them; the
+    venv is this checkout's (a symlink, which git is told to ignore: a clone has no venv at all)."""
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
     for name in tracked.stdout.splitlines():
-        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, checkout / name)
-    (checkout / "venv").symlink_to(REPO / "venv")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PULUMI_", "HF_"))} | {"HF_ENDPOINTS_EMULATOR_PORT": str(free_port())}
-    up = subprocess.run(["./scripts/up-local"], cwd=checkout, env=env, capture_output=True, text=True,
-                        timeout=240)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, root / name)
+    (root / "venv").symlink_to(REPO / "venv")
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    (root / ".git" / "info" / "exclude").write_text("/venv\n")
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "checkout"], cwd=root, check=True)
+    return root
+
+
+def user_env(port: int) -> dict[str, str]:
+    """The environment of a user's shell: none of the test run's Pulumi, HF or pytest settings."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "HF_", "PYTEST_"))} | {
+        "HF_ENDPOINTS_EMULATOR_PORT": str(port)}
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie has exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a new server could listen on the port now (as the emulator binds it: SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def run_script(checkout: Path, env: dict[str, str], *argv: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), cwd=checkout, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_path, pulumi_bin):
+    """`./scripts/up-local` on a checkout does the whole job (the tutorial's endpoint on TGI 1.3.4, one on vLLM and
+    one on TEI) and prints a curl line per endpoint that works; `./scripts/down-local` destroys the stack and returns
+    once the emulator has exited and its port is free."""
+    checkout = fresh_checkout(tmp_path / "checkout")
+    port = free_port()
+    env = user_env(port)
+    up = run_script(checkout, env, "./scripts/up-local")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
+        emulator_pid = int((checkout / ".pulumi-local" / "emulator.pid").read_text())
         for name, how in (("jais-13b-chat", "health 200 and smoke test matched"),
                           ("llama-31-8b-vllm", "health 200 and smoke test matched"),
                           ("bge-base-tei", "health 200 and /embed answered a vector of dimension 768")):
@@ -50,11 +93,35 @@ def test_quickstart_scripts_bring_up_a_serving_endpoint_and_tear_it_down(tmp_pat
         (vector,) = json.loads(replies[2])  # TEI: /embed, one vector of bge-base's 768
         assert len(vector) == 768
     finally:
-        down = subprocess.run(["./scripts/down-local"], cwd=checkout, env=env, capture_output=True, text=True,
-                              timeout=240)
+        down = run_script(checkout, env, "./scripts/down-local")
     assert down.returncode == 0, down.stdout + down.stderr
     assert "- 5 deleted" in down.stdout  # three endpoints, endpoints-ready, the default provider
     assert not (checkout / ".pulumi-local" / "emulator.pid").exists()
+    assert not alive(emulator_pid)
+    assert port_is_free(port)
+
+
+def test_up_local_then_the_test_command_pass_on_a_fresh_checkout(tmp_path, pulumi_bin):
+    """The README's two commands in its order, on a fresh checkout: `up-local` leaves every tracked file as it was
+    (Pulumi's encryption salt goes to .pulumi-local/), and then the test command passes. Not the whole suite (it
+    runs in the suite): the test command itself (venv, ruff, CLI, pytest) with the tests that `up-local` used to
+    break, the stack file's shape and a CLI test whose fixture runs `pulumi stack init local` on a copy of the
+    checkout's Pulumi.local.yaml ("incorrect passphrase" once a salt was in it)."""
+    checkout = fresh_checkout(tmp_path / "checkout")
+    env = user_env(free_port())
+    try:
+        up = run_script(checkout, env, "./scripts/up-local")
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True)
+        assert status.stdout == ""
+        tests = run_script(checkout, env, "./scripts/test", "-q", "-p", "no:cacheprovider",
+                           "tests/test_stack_files.py::test_stack_file_shape",
+                           "tests/test_cli_lifecycle.py::test_invalid_stack_file_fails_the_preview_naming_the_key",
+                           timeout=280)
+        assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+        assert re.search(r"^4 passed", tests.stdout, re.MULTILINE), tests.stdout[-2000:]
+    finally:
+        run_script(checkout, env, "./scripts/down-local")
 
 
 def secret_forms(*secrets: str) -> list[str]:

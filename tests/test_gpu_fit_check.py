@@ -292,3 +292,18 @@ def test_a_smoke_test_that_cannot_pass_fails_the_preview(checker, news, failure)
     """Counted from below (a token per word), so a refused smoke test could never have passed."""
     failures, _warnings = checker.check(news)
     assert failures == [failure]
+
+
+def test_the_capacity_is_said_for_a_new_or_changed_spec_only(checker):
+    """On every preview of an unchanged stack the same line per endpoint would bury what changed."""
+    news = engine_spec(LLAMA_8B, "nvidia-l4/x1", {"vllm": {}}, args=["--max-model-len", "8192"])
+    start = len(checker.host.log_lines())
+    inputs, _ = checker.host.check(URN, {}, news)
+    checker.host.check(URN, {}, MARKER)
+    first = checker.host.wait_for_line(MARKER_WARNING, start)
+    assert [line for line in first if "concurrent sequence" in line] != []
+    before = len(checker.host.log_lines())
+    checker.host.check(URN, inputs, news)
+    checker.host.check(URN, {}, MARKER)
+    lines = checker.host.wait_for_line(MARKER_WARNING, before)[:-1]
+    assert [line for line in lines if "concurrent sequence" in line] == []

@@ -81,7 +81,8 @@ def live(emulator, name, namespace="local"):
 
 
 def test_create_waits_until_ready_then_noop_makes_no_write(stack, emulator):
-    """Create returns at once; EndpointsReady waits for health and smoke test; a second up writes nothing."""
+    """Create returns at once; EndpointsReady waits for health and smoke test; a second up writes nothing: check and
+    diff make one list call (diff compares with the live endpoint: providers.drift), nothing else."""
     assert ops(stack.up({"jais": jais()})) == {"jais": "create", "endpoints-ready": "create"}
     outs = stack.outputs("jais")
     assert outs["state"] == "pending"  # create did not wait
@@ -93,7 +94,7 @@ def test_create_waits_until_ready_then_noop_makes_no_write(stack, emulator):
     assert outs["env"]["MAX_INPUT_LENGTH"] == "2000"
     emulator.clear_calls()
     assert ops(stack.up({"jais": jais()})) == {"jais": "same", "endpoints-ready": "same"}
-    assert emulator.calls() == []  # check and diff made no HTTP call at all
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [("GET", "/v2/endpoint/local")]
 
 
 @pytest.mark.parametrize(("change", "path", "expected"), [
@@ -182,13 +183,13 @@ def test_secret_inputs_are_secret_in_state(stack, spec, secret_keys, hidden):
 
 def test_a_config_change_alone_shows_no_change(stack, emulator):
     """The default provider's inputs are the whole stack config; the engine updates it on a config change, but
-    the CLI hides default-provider steps (engine/update.go isInternalStep): nothing to show, no API call, and
-    the state records the new config (what destroy will use)."""
+    the CLI hides default-provider steps (engine/update.go isInternalStep): nothing to show, no API call but diff's
+    list, and the state records the new config (what destroy will use)."""
     stack.up({"jais": jais()}, timeout_seconds=120)
     emulator.clear_calls()
     stack.config["hf-endpoints:readyTimeoutSeconds"] = "300"
     assert ops(stack.up({"jais": jais()}, timeout_seconds=300)) == {"jais": "same", "endpoints-ready": "same"}
-    assert emulator.calls() == []
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [("GET", "/v2/endpoint/local")]  # diff's list
     assert stack.state.config["hf-endpoints:readyTimeoutSeconds"] == "300"
     assert stack.state.by_name("endpoints-ready")["inputs"]["timeout_seconds"] == 300
 

@@ -204,8 +204,9 @@ def test_promotion_dev_to_prod_then_prod_up(emulator, hosts, tmp_path):
 
 def test_preview_makes_no_api_call_and_changes_nothing(emulator, tmp_path):
     """`pulumi preview` runs only check and diff, with unknown outputs for what would change: no Endpoints API
-    call. check reads the model's facts from the Hub once; the next previews (each in a fresh host process, as
-    each CLI command is) read them from the disk cache."""
+    call for a new stack, one list call (diff's look at the live endpoints) once deployed, no write. check reads the
+    model's facts from the Hub once; the next previews (each in a fresh host process, as each CLI command is) read
+    them from the disk cache."""
     with endpoint_hosts(HF_ENDPOINTS_POLL_SECONDS="0.05", HF_ENDPOINTS_CACHE=str(tmp_path)) as hosts:
         _preview_makes_no_api_call_and_changes_nothing(emulator, hosts)
 
@@ -234,7 +235,7 @@ def _preview_makes_no_api_call_and_changes_nothing(emulator, hosts):
     endpoints_section(moved)["jais-13b-chat"]["region"] = "eu-west-1"
     third = program.preview(MAIN, hosts, project.state, moved, ["hf-endpoints:hfToken"], stack="local")
     assert ops(third) == {"jais-13b-chat": "replace", "endpoints-ready": "update"}
-    assert emulator.calls() == []
+    assert [(c["method"], c["path"]) for c in emulator.calls()] == [("GET", "/v2/endpoint/local")] * 2
     assert [e["compute"]["scaling"]["maxReplica"] for e in emulator.endpoints("local")] == [1]
     project.destroy()
 

@@ -438,3 +438,60 @@ def test_promotion_moves_the_engine_and_its_args(promoted: Path, capsys: pytest.
     assert '      args: ["--max-model-len", "2048", "--quantization", "fp8"]\n' in prod
     assert "custom_image:" not in prod
     assert run(capsys, promoted, "--check")[0] == 0
+
+
+ENDPOINT_FILE = """\
+# The model of each endpoint, for {stack}.
+{name}:
+  repository: derek-thomas/jais-13b-chat-hf
+{revision}  # Hardware and scaling stay {stack}'s own.
+  instance_type: {instance}
+  env:
+    MAX_INPUT_LENGTH: "{length}"  # a comment that stays
+"""
+
+
+def files_project(root: Path, prod_pattern: str = "endpoints/prod/*.yaml") -> Path:
+    """dev and prod with their endpoints in endpoint files (dev pinned and ahead); prod's stack file adds a secret."""
+    for stack, pattern, revision, instance, length in (
+        ("dev", "endpoints/dev/*.yaml", f"  revision: {TESTED_SHA}\n", "nvidia-a10g", "1800"),
+        ("prod", prod_pattern, "", "nvidia-a100", "2000"),
+    ):
+        folder = root / Path(pattern).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "models.yaml").exists():
+            (folder / "models.yaml").write_text(ENDPOINT_FILE.format(stack=stack, name=EP, revision=revision,
+                                                                     instance=instance, length=length))
+        extra = f"  {ENDPOINTS_KEY}:\n    {EP}:\n      secrets:\n        API_KEY:\n          secure: v1:abc\n" \
+            if stack == "prod" else ""
+        (root / f"Pulumi.{stack}.yaml").write_text(
+            f"config:\n  hf-endpoints:namespace: org\n  hf-endpoints:endpointFiles:\n    - {pattern}\n{extra}")
+    return root
+
+
+def test_promotion_writes_into_the_targets_endpoint_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Endpoints in endpoint files promote as in stack files: the model keys land in prod's file (a first revision
+    under repository), with its comments; prod's stack file (its secrets) is left as it was."""
+    root = files_project(tmp_path)
+    stack_file = (root / "Pulumi.prod.yaml").read_text()
+    code, out, err = run(capsys, root)
+    assert (code, err) == (0, [])
+    assert out == [f'{EP}.revision: (unset) -> "{TESTED_SHA}"', f'{EP}.env.MAX_INPUT_LENGTH: "2000" -> "1800"',
+                   "Promoted Pulumi.dev.yaml -> Pulumi.prod.yaml: 2 change(s) in 1 endpoint(s) (in "
+                   "endpoints/prod/models.yaml)"]
+    assert (root / "endpoints/prod/models.yaml").read_text() == ENDPOINT_FILE.format(
+        stack="prod", name=EP, revision=f"  revision: {TESTED_SHA}\n", instance="nvidia-a100", length="1800")
+    assert (root / "Pulumi.prod.yaml").read_text() == stack_file
+    assert run(capsys, root, "--check")[:2] == (0, ["Pulumi.prod.yaml is up to date with Pulumi.dev.yaml"])
+
+
+def test_an_endpoint_file_both_stacks_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Writing prod's model into a file dev reads too would change dev: refused, exit 2, nothing written."""
+    root = files_project(tmp_path, prod_pattern="endpoints/dev/*.yaml")
+    before = (root / "endpoints/dev/models.yaml").read_text()
+    code, out, err = run(capsys, root)
+    assert (code, out) == (2, [])
+    assert err == [f"error: models.yaml: {EP} is defined there for dev and prod alike, so promoting into it would "
+                   "change dev too; give prod its own endpoint files (hf-endpoints:endpointFiles)",
+                   "error: nothing written to Pulumi.prod.yaml"]
+    assert (root / "endpoints/dev/models.yaml").read_text() == before

@@ -20,6 +20,10 @@ JAIS = {
 }
 
 
+TEI_ON_CPU = {"task": "feature-extraction", "accelerator": "cpu", "instance_type": "intel-spr", "instance_size": "x2",
+              "custom_image": None, "env": None, "engine": {"tei": {}}}
+
+
 def checked(**changes):
     raw = {**copy.deepcopy(JAIS), **changes}
     return validation.validate({k: v for k, v in raw.items() if v is not None})
@@ -81,7 +85,9 @@ def test_create_payload_optional_parts(changes, expected):
                                                                     "instance_size": "x1"}),
     ({"instance_type": "p4de", "instance_size": "xlarge"}, {"instance_type": "nvidia-a100", "instance_size": "x1"}),
     ({"type": "protected"}, {"type": "private"}),
-], ids=["float-env", "string-env", "float-replicas", "legacy-a10g", "legacy-a100", "protected"])
+    ({**TEI_ON_CPU, "smoke_test": {"prompt": "hi", "dimension": 768.0}},
+     {"smoke_test": {"prompt": "hi", "protocol": "embed", "dimension": 768}}),
+], ids=["float-env", "string-env", "float-replicas", "legacy-a10g", "legacy-a100", "protected", "embed-dimension"])
 def test_canonical_forms(raw, canonical_part):
     """Engine floats, YAML ints and strings, and tutorial names all reach one canonical value."""
     inputs = checked(**raw).inputs

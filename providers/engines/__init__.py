@@ -18,7 +18,7 @@ from typing import Any
 from providers import catalog
 from providers.engines import custom, huggingface, llamacpp, sglang, tei, tgi, vllm
 from providers.engines.base import PROTOCOLS, Engine, ServingSpec
-from providers.fit import Estimate, EstimateOn, FactsMissing, ModelFacts, Verdict
+from providers.fit import Estimate, EstimateOn, FactsMissing, ModelFacts, Verdict, describe
 from providers.fit import verdict as fit_verdict
 from providers.values import is_unknown
 
@@ -78,14 +78,10 @@ def serving_engine(inputs: Mapping[str, Any]) -> Engine:
 def serving_spec(inputs: Mapping[str, Any]) -> ServingSpec:
     """What the serving engine's rules see of canonical inputs."""
     engine = declared(inputs)
-    compute = None
-    placement = [inputs.get(key) for key in ("vendor", "region", "accelerator", "instance_type", "instance_size")]
-    if all(isinstance(part, str) and not is_unknown(part) for part in placement):
-        compute = catalog.find_compute(*placement)
     args = inputs.get("args")
     return ServingSpec(settings=settings_of(inputs), typed=engine not in (CUSTOM, DEFAULT),
                        env=inputs.get("env") or {}, task=inputs.get("task"), accelerator=inputs.get("accelerator"),
-                       compute=compute, args=tuple(args) if isinstance(args, list) else (),
+                       compute=catalog.compute_of(inputs), args=tuple(args) if isinstance(args, list) else (),
                        smoke_test=inputs.get("smoke_test"))
 
 
@@ -128,8 +124,7 @@ def estimator(engine: Engine, spec: ServingSpec, facts: ModelFacts) -> EstimateO
         moved = engine.on(spec, compute)
         found = engine.estimate(facts, moved, compute.num_accelerators if compute.accelerator == "gpu" else 0)
         if found is None:
-            raise FactsMissing(f"{engine.title} has no memory model for {compute.instance_type}/"
-                               f"{compute.instance_size}")
+            raise FactsMissing(f"{engine.title} has no memory model for {describe(compute)}")
         return found
     return on
 

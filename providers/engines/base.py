@@ -105,13 +105,27 @@ class ServingSpec:
 
     def arg(self, flag: str) -> str | None:
         """The value of `--flag value` or `--flag=value` in the container's `args`, if given."""
-        args = list(self.args)
+        args = self.args
         for index, item in enumerate(args):
             if item == flag and index + 1 < len(args):
                 return args[index + 1]
             if item.startswith(f"{flag}="):
                 return item.split("=", 1)[1]
         return None
+
+    def count_arg(self, flag: str) -> int | None:
+        """`flag`'s value when it is a positive whole number (e.g. `--max-model-len 8192`), else None."""
+        given = self.arg(flag)
+        return int(given) if given and given.isdigit() and int(given) > 0 else None
+
+    def fraction_arg(self, flag: str) -> float | None:
+        """`flag`'s value when it is a share of memory, above 0 and at most 1 (`--gpu-memory-utilization`), else
+        None."""
+        try:
+            value = float(self.arg(flag) or "")
+        except ValueError:
+            return None
+        return value if 0 < value <= 1 else None
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,8 @@ class Engine:
     protocols: ClassVar[tuple[str, ...]] = (GENERATE,)  # the first is the default
     image_pattern: ClassVar[re.Pattern[str] | None] = None  # recognises this engine's image in a custom image URL
     tight_advice: ClassVar[str] = ""  # what to lower when the fit is tight
+    needs_files: ClassVar[bool] = False  # its rules and memory model need the repository's file sizes (GGUF)
+    fits_on_cpu: ClassVar[bool] = False  # a CPU instance holds it in RAM: its memory model applies there too
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"
@@ -205,6 +221,10 @@ class Engine:
     def smoke_protocols(self, spec: ServingSpec) -> tuple[str, ...]:
         """The protocols this container serves (the first is the default); a version may narrow them."""
         return self.protocols
+
+    def metadata_file(self, spec: ServingSpec, facts: ModelFacts) -> str | None:
+        """The file whose header holds the model's shapes when the repository has no config.json (a GGUF)."""
+        return None
 
 
 def _count(v: Reporter, path: str, value: Any, low: int, fix: str) -> int | None:

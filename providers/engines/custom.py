@@ -24,11 +24,11 @@ class Custom(Engine):
     protocols = (GENERATE, CHAT, COMPLETIONS, EMBED)
 
     def api_block(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        custom: dict[str, Any] = {"url": settings["url"], "port": settings["port"],
-                                  "healthRoute": settings["health_route"]}
+        """The container block, with the registry credentials when given."""
+        block = super().api_block(settings)
         if settings.get("credentials"):
-            custom["credentials"] = dict(settings["credentials"])
-        return {"custom": custom}
+            block[self.variant]["credentials"] = dict(settings["credentials"])
+        return block
 
 
 ENGINE = Custom()

@@ -91,7 +91,7 @@ class LlamaCpp(Engine):
     image_pattern = re.compile(r"llama\.cpp|llama-cpp|llamacpp")
     tight_advice = "Lower ctx_size"
     needs_files = True
-    fits_on_cpu = True  # a CPU instance holds it in RAM
+    fits_on_cpu = True
     fields = (
         EngineField("ctx_size", "ctxSize", "count", _TF, fix="e.g. 4096 (the context all slots share)"),
         EngineField("model_path", "modelPath", "text", _TF, fix="the GGUF file, e.g. /repository/model-Q4_K_M.gguf"),

@@ -33,14 +33,12 @@ import math
 import re
 
 from providers.engines.base import CHAT, COMPLETIONS, EngineField, ServingSpec, SmokeLimits
-from providers.engines.vllm import TensorParallelEngine, parallel_sizes
+from providers.engines.vllm import TensorParallelEngine, context_from_args, parallel_sizes
 from providers.fit import (
     CUDA_CONTEXT_BYTES,
     Estimate,
-    FactsMissing,
     ModelFacts,
     architecture,
-    context_length,
     per_gpu_gb,
     weight_bits,
 )
@@ -53,13 +51,9 @@ BY_GPU_MEMORY = ((20, 2048, 8, 8), (35, 4096, 48, 160), (60, 4096, 32, 160), (90
 
 def mem_fraction_static(spec: ServingSpec, tp: int, gpu_gb: float) -> float:
     """`--mem-fraction-static` from args, else SGLang's own sizing for a GPU of `gpu_gb` GB."""
-    given = spec.arg("--mem-fraction-static")
-    try:
-        value = float(given) if given else 0.0
-    except ValueError:
-        value = 0.0
-    if 0 < value <= 1:
-        return value
+    given = spec.fraction_arg("--mem-fraction-static")
+    if given is not None:
+        return given
     gpu_mib = gpu_gb * 1e9 / MIB
     _, chunked, graph_small, graph_large = next(row for row in BY_GPU_MEMORY if gpu_mib / 1024 < row[0])
     reserved = 512 + 1.5 * max(chunked, 2048) + tp / 8 * 1024 + 2 * (graph_large if tp >= 4 else graph_small)
@@ -87,15 +81,14 @@ class Sglang(TensorParallelEngine):
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
         if num_gpus < 1:
             return None
-        if not facts.parameters:
-            raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
+        parameters = facts.parameter_counts()
         arch = architecture(facts.config)
         tp = min(parallel_sizes(spec)[0], num_gpus)
         length = self.context_length(spec, facts) or arch.max_positions or 4096
         kv_per_token = arch.kv_bytes_per_token(16, tp)
         fraction = mem_fraction_static(spec, tp, per_gpu_gb(spec.compute) if spec.compute else 24.0)
         return Estimate(
-            engine=self.title, num_gpus=num_gpus, weights=math.ceil(weight_bits(facts.parameters) / 8 / tp),
+            engine=self.title, num_gpus=num_gpus, weights=math.ceil(weight_bits(parameters) / 8 / tp),
             kv_cache=kv_per_token * length, cuda_context=CUDA_CONTEXT_BYTES, activations=0, kv_tokens=length,
             kv_per_token=kv_per_token, usable_fraction=fraction, sequence_tokens=length,
             activation_label="activations", reports_max_length=True,
@@ -103,10 +96,8 @@ class Sglang(TensorParallelEngine):
 
     @staticmethod
     def context_length(spec: ServingSpec, facts: ModelFacts | None) -> int | None:
-        given = spec.arg("--context-length")
-        if given and given.isdigit() and int(given) > 0:
-            return int(given)
-        return context_length(facts.config) if facts is not None else None
+        """`--context-length` from args, else the model's context length."""
+        return context_from_args(spec, facts, "--context-length")
 
     def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:
         length = self.context_length(spec, facts)

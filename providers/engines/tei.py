@@ -39,9 +39,9 @@ from providers.engines.base import EMBED, Engine, EngineField, Problem, ServingS
 from providers.fit import (
     CUDA_CONTEXT_BYTES,
     Estimate,
-    FactsMissing,
     ModelFacts,
     architecture,
+    describe,
     weight_bits,
 )
 
@@ -110,7 +110,7 @@ class Tei(Engine):
             wanted = GENERATIONS.get(spec.compute.instance_type, "") if spec.accelerator == "gpu" else "cpu-"
             known = spec.accelerator != "gpu" or spec.compute.instance_type in GENERATIONS
             if built_for is not None and built_for != wanted and known:
-                where = f"{spec.compute.instance_type}/{spec.compute.instance_size}"
+                where = describe(spec.compute)
                 path = f"{spec.prefix(self.name)}.url" if spec.typed else "custom_image.url"
                 suggestion = f"{image.name}:{wanted}{image.tag[len(built_for):]}"
                 problems.append(Problem(path, spec.settings.get("url"),
@@ -120,27 +120,17 @@ class Tei(Engine):
         return problems
 
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
-        if not facts.parameters:
-            raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
+        parameters = facts.parameter_counts()
         arch = architecture(facts.config)
         on_gpu = num_gpus >= 1
         batch = spec.settings.get("max_batch_tokens") or DEFAULT_BATCH_TOKENS
-        overhead = batch * 2 * (6 * arch.hidden_size + 3 * arch.intermediate_size)
+        overhead = batch * arch.activation_bytes_per_token
         return Estimate(
             engine=self.title, num_gpus=max(num_gpus, 1),
-            weights=math.ceil(weight_bits(facts.parameters, 16 if on_gpu else 32) / 8),
+            weights=math.ceil(weight_bits(parameters, 16 if on_gpu else 32) / 8),
             kv_cache=0, cuda_context=CUDA_CONTEXT_BYTES if on_gpu else 0, activations=overhead, kv_tokens=0,
             kv_per_token=0, activation_label="batch", memory="GPU" if on_gpu else "RAM",
             summary=f"max_batch_tokens {batch}, {'float16' if on_gpu else 'float32'} weights")
-
-
-
-def dimension(facts: ModelFacts) -> int | None:
-    """The length of the model's embedding vectors: its hidden size."""
-    try:
-        return architecture(facts.config).hidden_size
-    except FactsMissing:
-        return None
 
 
 ENGINE = Tei()

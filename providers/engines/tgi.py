@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from providers.engines.base import CHAT, COMPLETIONS, GENERATE, Engine, EngineField, Problem, ServingSpec, SmokeLimits
@@ -345,16 +345,15 @@ def serving(env: Mapping[str, Any], arch: Architecture) -> Serving:
 
 def estimate(facts: ModelFacts, env: Mapping[str, Any], num_gpus: int, quantize: str | None = None) -> Estimate:
     """Bytes per GPU for `facts` served by TGI with `env` on `num_gpus` GPUs (`quantize` overrides QUANTIZE)."""
-    if not facts.parameters:
-        raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
+    parameters = facts.parameter_counts()
     arch = architecture(facts.config)
     plan = serving(env, arch)
     if quantize is not None:
-        plan = Serving(quantize, plan.kv_tokens, plan.prefill_tokens, plan.kv_bits, plan.max_total)
-    bits = weight_bits(facts.parameters, QUANTIZE_BITS.get(plan.quantize or "", 16))
+        plan = replace(plan, quantize=quantize)
+    bits = weight_bits(parameters, QUANTIZE_BITS.get(plan.quantize or "", 16))
     kv_heads_per_gpu_x_gpus = max(arch.kv_heads, num_gpus)  # at least one whole head on every GPU
     kv_per_token_all = 2 * arch.layers * kv_heads_per_gpu_x_gpus * arch.head_size * plan.kv_bits // 8
-    per_token = 2 * (6 * arch.hidden_size + 3 * arch.intermediate_size) + 4 * arch.vocab_size
+    per_token = arch.activation_bytes_per_token + 4 * arch.vocab_size
     return Estimate(
         engine="TGI", num_gpus=num_gpus, weights=math.ceil(bits / 8 / num_gpus),
         kv_cache=math.ceil(plan.kv_tokens * kv_per_token_all / num_gpus), cuda_context=CUDA_CONTEXT_BYTES,

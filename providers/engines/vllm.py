@@ -70,6 +70,7 @@ from providers.fit import (
     ModelFacts,
     architecture,
     context_length,
+    describe,
     per_gpu_gb,
     weight_bits,
 )
@@ -105,12 +106,12 @@ def multi_gpu_problems(engine: Engine, spec: ServingSpec, data_parallel: bool) -
     settings = spec.settings
     if gpus > 1 and settings.get("tensor_parallel_size") is None and settings.get("data_parallel_size") is None:
         return [Problem(f"{prefix}.tensor_parallel_size", None,
-                        f"is required on {spec.compute.instance_type}/{spec.compute.instance_size} "  # type: ignore
+                        f"is required on {describe(spec.compute)} "  # type: ignore[arg-type]
                         f"({gpus} GPUs): {engine.title} uses one GPU unless told, and the API refuses it", fix)]
     if tp * dp != gpus:
         key = "tensor_parallel_size" if settings.get("tensor_parallel_size") is not None else "data_parallel_size"
         value = settings.get(key)
-        where = f"{spec.compute.instance_type}/{spec.compute.instance_size}"  # type: ignore[union-attr]
+        where = describe(spec.compute)  # type: ignore[arg-type]
         gives = (f"gives {tp * dp} GPU(s) ({sizes} = {tp} x {dp}) but {where} has {gpus}" if data_parallel
                  else f"asks for {tp} GPU(s) but {where} has {gpus}")
         if tp * dp > gpus:  # the Inference Endpoints vLLM page: "TP=2, DP=4 on 4 x A10G | Fails"
@@ -141,12 +142,18 @@ def heads_problems(engine: Engine, spec: ServingSpec, facts: ModelFacts) -> list
     return []
 
 
+def context_from_args(spec: ServingSpec, facts: ModelFacts | None, flag: str) -> int | None:
+    """The context length `flag` gives in args (vLLM's `--max-model-len`, SGLang's `--context-length`), else the
+    model's."""
+    given = spec.count_arg(flag)
+    if given is not None:
+        return given
+    return context_length(facts.config) if facts is not None else None
+
+
 def max_model_len(spec: ServingSpec, facts: ModelFacts | None) -> int | None:
     """`--max-model-len` from args, else the model's context length."""
-    given = spec.arg("--max-model-len")
-    if given and given.isdigit() and int(given) > 0:
-        return int(given)
-    return context_length(facts.config) if facts is not None else None
+    return context_from_args(spec, facts, "--max-model-len")
 
 
 class TensorParallelEngine(Engine):
@@ -190,8 +197,7 @@ class Vllm(TensorParallelEngine):
     def estimate(self, facts: ModelFacts, spec: ServingSpec, num_gpus: int) -> Estimate | None:
         if num_gpus < 1:
             return None
-        if not facts.parameters:
-            raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
+        parameters = facts.parameter_counts()
         arch = architecture(facts.config)
         tp, dp = parallel_sizes(spec)
         tp = min(tp, num_gpus)
@@ -203,12 +209,11 @@ class Vllm(TensorParallelEngine):
         seqs = spec.settings.get("max_num_seqs") or (LARGE_GPU_MAX_SEQS if large else DEFAULT_MAX_SEQS)
         length = max_model_len(spec, facts) or arch.max_positions or 4096
         kv_per_token = arch.kv_bytes_per_token(kv_bits, tp)
-        activations = batched * 2 * (6 * arch.hidden_size + 3 * arch.intermediate_size) + \
-            4 * arch.vocab_size * min(seqs, batched)
+        activations = batched * arch.activation_bytes_per_token + 4 * arch.vocab_size * min(seqs, batched)
         float_bits = QUANTIZATION_BITS.get(spec.arg("--quantization") or "", 16)
         return Estimate(
             engine=self.title, num_gpus=num_gpus,
-            weights=math.ceil(weight_bits(facts.parameters, float_bits) / 8 / tp),
+            weights=math.ceil(weight_bits(parameters, float_bits) / 8 / tp),
             kv_cache=kv_per_token * length, cuda_context=CUDA_CONTEXT_BYTES, activations=activations,
             kv_tokens=length, kv_per_token=kv_per_token, usable_fraction=utilization(spec),
             sequence_tokens=length, activation_label="activations", reports_max_length=True,
@@ -223,7 +228,7 @@ class Vllm(TensorParallelEngine):
         if estimate is None:
             return []
         longest = estimate.max_context_tokens(per_gpu_gb(chosen))
-        return [f"or keep {chosen.instance_type}/{chosen.instance_size} with args [--max-model-len, {longest}]"] \
+        return [f"or keep {describe(chosen)} with args [--max-model-len, {longest}]"] \
             if longest and longest >= 1024 else []
 
     def smoke_limits(self, spec: ServingSpec, facts: ModelFacts | None) -> SmokeLimits | None:
@@ -235,12 +240,7 @@ class Vllm(TensorParallelEngine):
 
 def utilization(spec: ServingSpec) -> float:
     """`--gpu-memory-utilization` from args, else vLLM's default."""
-    given = spec.arg("--gpu-memory-utilization")
-    try:
-        value = float(given) if given else GPU_MEMORY_UTILIZATION
-    except ValueError:
-        return GPU_MEMORY_UTILIZATION
-    return value if 0 < value <= 1 else GPU_MEMORY_UTILIZATION
+    return spec.fraction_arg("--gpu-memory-utilization") or GPU_MEMORY_UTILIZATION
 
 
 ENGINE = Vllm()

@@ -62,6 +62,12 @@ class ModelFacts:
         return {"repository": self.repository, "sha": self.sha, "parameters": self.parameters,
                 "config": self.config, "files": self.files, "gguf": self.gguf}
 
+    def parameter_counts(self) -> Mapping[str, int]:
+        """The safetensors parameter counts per dtype, which every estimate of the weights starts from."""
+        if not self.parameters:
+            raise FactsMissing("the repository has no safetensors metadata (parameter counts)")
+        return self.parameters
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelFacts:
         return cls(repository=data["repository"], sha=data["sha"], parameters=data.get("parameters"),
@@ -80,6 +86,12 @@ class Architecture:
     vocab_size: int
     max_positions: int | None
     heads: int = 0
+
+    @property
+    def activation_bytes_per_token(self) -> int:
+        """A layer's live tensors for one token at 16 bits (attention and MLP inputs and outputs): what a batch of
+        prefill tokens needs beyond the weights and the KV cache."""
+        return 2 * (6 * self.hidden_size + 3 * self.intermediate_size)
 
     def kv_bytes_per_token(self, kv_bits: int, num_gpus: int = 1) -> int:
         """K and V of one token over all layers, on each of `num_gpus` GPUs: the KV heads are split over the GPUs

@@ -21,7 +21,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from providers import catalog, engines, fit, model_facts
+from providers import catalog, engines, fit, preflight
 from providers.engines.base import ServingSpec
 from providers.model_facts import FactsUnavailable, HubSettings, UnknownRevision
 
@@ -116,10 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = ServingSpec(settings=settings, typed=True, env=env, task=task,
                        accelerator="gpu", compute=None, args=tuple(args.args))
     try:
-        facts = model_facts.load(hub, args.repository, args.revision, files=getattr(engine, "needs_files", False))
-        name = engine.metadata_file(spec, facts) if hasattr(engine, "metadata_file") else None
-        if name is not None and not facts.config:
-            facts = model_facts.with_gguf_header(hub, facts, name)
+        facts = preflight.load_facts(engine, spec, hub, args.repository, args.revision)
         rows = fit.rank(engines.estimator(engine, spec, facts),
                         fit.gpu_computes(catalog.load_catalog(), args.vendor, args.region))
     except (UnknownRevision, FactsUnavailable) as error:

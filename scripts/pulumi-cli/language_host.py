@@ -9,7 +9,8 @@ are served; this host stands in for the one missing piece and does what Pulumi's
 * `Run` executes the program with Pulumi's own runner `pulumi-language-python-exec` (shipped in the
   `sdk/v3` module, installed next to this file), in a fresh process of the project's virtualenv, with the
   same arguments and the `PULUMI_CONFIG`/`PULUMI_CONFIG_SECRET_KEYS` environment as Pulumi's host, and exit
-  code 32 meaning "the program already told the user" (bail);
+  code 32 meaning "the program already told the user" (bail); a config too big for one environment variable
+  (E2BIG) fails naming the limit, the config's size and the fix, where Pulumi's host says `Argument list too long`;
 * `RunPlugin` runs a plugin written in Python, such as a policy pack (`pulumi preview --policy-pack DIR`), as
   Pulumi's host does: `python DIR ARGS...` in the virtualenv its `PulumiPolicy.yaml` names, its output streamed
   back to the engine, then its exit code;
@@ -22,6 +23,7 @@ that started it dies (a killed `pulumi up`), it ends too, and the program it run
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -40,6 +42,7 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 HERE = Path(__file__).resolve().parent
 EXEC_SCRIPT = HERE / "pulumi-language-python-exec"
+MAX_ARG_STRLEN = 128 * 1024  # Linux: the longest one environment entry may be
 BAIL_EXIT_CODE = 32  # the runner printed an actionable message already
 CHILDREN: set[subprocess.Popen] = set()  # the programs and plugins running now, ended with the host
 
@@ -88,6 +91,14 @@ def _child(argv: list[str], **options) -> Iterator[subprocess.Popen]:
         yield process
     finally:
         CHILDREN.discard(process)
+
+
+def _too_big(size: int) -> str:
+    """Why the program cannot start (E2BIG; Pulumi's own host fails alike, naming nothing: pulumi/pulumi#8680)."""
+    return (f"the program cannot start: the stack config is {size / 1024:.0f} KiB as JSON, and Pulumi passes it in "
+            f"one environment variable (PULUMI_CONFIG), which Linux limits to {MAX_ARG_STRLEN // 1024} KiB "
+            "(MAX_ARG_STRLEN). Move endpoints from hf-endpoints:endpoints into files that hf-endpoints:endpointFiles "
+            "names (README, \"Hundreds of endpoints\"); secrets stay in the stack file")
 
 
 def _end_with_parent(parent: int) -> None:
@@ -146,8 +157,13 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
         env.pop("PYTHONHOME", None)
         # The program's output is the user's: pass it through to the CLI, which shows it as diagnostics.
-        with _child(argv, cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL) as program:
-            code = program.wait()
+        try:
+            with _child(argv, cwd=request.pwd or None, env=env, stdin=subprocess.DEVNULL) as program:
+                code = program.wait()
+        except OSError as error:
+            if error.errno != errno.E2BIG:
+                raise
+            return language_pb2.RunResponse(error=_too_big(len(env["PULUMI_CONFIG"].encode())))
         if code == 0:
             return language_pb2.RunResponse()
         if code == BAIL_EXIT_CODE:

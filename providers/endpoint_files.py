@@ -1,0 +1,152 @@
+"""Endpoint definitions in files beside the stack file, named by the stack config: the way past Pulumi's 128 KiB.
+
+Why: Pulumi hands the whole stack config to a Python program in one environment variable, `PULUMI_CONFIG`, and Linux
+limits one variable to 128 KiB (`MAX_ARG_STRLEN`); past it the language host cannot start the program (`[Errno 7]
+Argument list too long`, Pulumi's own host included: pulumi/pulumi#8680), at about 240 endpoints. With
+
+    hf-endpoints:endpointFiles:
+      - endpoints/prod/*.yaml
+
+the program reads the endpoints from those files itself (paths or glob patterns, relative to the project directory,
+where Pulumi.yaml and the stack files are), so the config stays small whatever the number of endpoints.
+
+Each file is a YAML mapping of endpoint name -> settings: what `hf-endpoints:endpoints` holds in a stack file.
+Rules, each broken one named with its file:
+* a pattern must match a file, and an endpoint is defined in one file;
+* secret values never go in a file (`secrets`, `custom_image.credentials`): they stay encrypted in the stack file
+  (`pulumi config set --secret --path 'hf-endpoints:endpoints.<name>.secrets.<KEY>' ...`), whose entry for that
+  endpoint is merged with the file's; a key set in both places is refused;
+* YAML as the stack files are read (Go's YAML library in the Pulumi CLI): booleans are true/false only (`yes`, `on`
+  stay strings), dates stay strings, a key written twice is an error.
+
+I/O: reads the files; `providers.stack_config` judges what they say, with the rest of the config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KEY = "hf-endpoints:endpointFiles"
+SECRET_PATHS = (("secrets",), ("custom_image", "credentials"))
+"""Where an endpoint holds secret values: Pulumi encrypts them in the stack file, a plain file would not."""
+
+
+@dataclass(frozen=True)
+class FileEndpoints:
+    """The endpoints the files define, where each one is, and what is wrong with the files."""
+
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    """endpoint name -> the file that defines it (as the pattern found it, relative to the project directory)."""
+    problems: list[str] = field(default_factory=list)
+    named: bool = False
+    """Whether the stack config names endpoint files at all."""
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser when built with it) with YAML 1.2's booleans and no timestamps."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice",
+                                                    key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
+
+
+def patterns_of(value: Any) -> tuple[list[str], list[str]]:
+    """The patterns `hf-endpoints:endpointFiles` names (the engine passes a list as JSON text), and its problems."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # else one pattern, written as a string
+            value = json.loads(value)
+    patterns = [value] if isinstance(value, str) else value
+    fix = "write a list of paths or glob patterns relative to the project directory, e.g. [endpoints/*.yaml]"
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+        return [], [f"{KEY}: {json.dumps(value)} is not a list of file patterns; {fix}"]
+    problems = [f"{KEY}: {pattern!r} is not relative to the project directory; {fix}"
+                for pattern in patterns if Path(pattern).is_absolute() or ".." in Path(pattern).parts]
+    return ([] if problems else patterns), problems
+
+
+def load(value: Any, root: Path) -> FileEndpoints:
+    """Read the files `value` (the raw `hf-endpoints:endpointFiles`, None when unset) names under `root`."""
+    if value is None:
+        return FileEndpoints()
+    patterns, problems = patterns_of(value)
+    files: list[Path] = []
+    for pattern in patterns:
+        found = sorted(path for path in root.glob(pattern) if path.is_file())
+        if not found:
+            problems.append(f"{KEY}: {pattern!r} matches no file under {root}; fix the pattern or add the file")
+        files.extend(path for path in found if path not in files)
+    endpoints: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for path in files:
+        where = path.relative_to(root).as_posix()
+        document, problem = _read(path, where)
+        if problem:
+            problems.append(problem)
+            continue
+        for name, settings in document.items():
+            if name in sources:
+                problems.append(f"{where}: {name}: also defined in {sources[name]}; define each endpoint in one file")
+                continue
+            problems.extend(_secret_problems(where, str(name), settings))
+            endpoints[name], sources[name] = settings, where
+    return FileEndpoints(endpoints, sources, problems, named=True)
+
+
+def _read(path: Path, where: str) -> tuple[dict[Any, Any], str | None]:
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a safe loader
+    except OSError as error:
+        return {}, f"{where}: cannot be read ({error.strerror})"
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or getattr(error, "context", None) or "not YAML"
+        return {}, f"{where}: malformed YAML{line}: {problem}"
+    if document is None:
+        return {}, None  # an empty file defines nothing
+    if not isinstance(document, dict):
+        return {}, (f"{where}: is not a mapping of endpoint name to settings (what hf-endpoints:endpoints holds in a "
+                    "stack file)")
+    return document, None
+
+
+def _secret_problems(where: str, name: str, settings: Any) -> list[str]:
+    problems = []
+    for path in SECRET_PATHS:
+        node = settings
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node not in (None, {}, ""):
+            dotted = ".".join(path)
+            problems.append(
+                f"{where}: {name}.{dotted}: <redacted> is a secret, and a plain file would keep it in clear; remove "
+                f"it and set it encrypted in the stack file: `pulumi config set --secret --path "
+                f"'hf-endpoints:endpoints.{name}.{dotted}{'.<KEY>' if path == ('secrets',) else ''}' <value>`")
+    return problems
