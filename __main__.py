@@ -5,22 +5,27 @@ A stack whose config is malformed or over its budget (`hf-endpoints:maxHourlyUsd
 is registered: no resource, no API call. With `hf-endpoints:protect` every endpoint is protected from deletion.
 """
 
-import gc
 from pathlib import Path
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from providers import EndpointsReady, InferenceEndpoint, config_size, endpoint_files, payloads, validation
+from providers import (
+    EndpointsReady,
+    InferenceEndpoint,
+    config_size,
+    endpoint_files,
+    payloads,
+    program_tuning,
+    validation,
+)
 from providers.budget import hourly_cost_at_max_replicas, hourly_cost_at_min_replicas
 from providers.fields import endpoint_id
 from providers.stack_config import StackConfigError, read
 
-# A program of hundreds of resources makes hundreds of thousands of Pulumi Outputs and asyncio tasks, and Python's
-# default collector thresholds then spent half its CPU time in collections (500 endpoints: 2.9 s of CPU, 1.5 s with
-# these). Imports frozen out of the collector, collections 70 times rarer; the process lives one command.
-gc.freeze()
-gc.set_threshold(50_000, 20, 100)
+# Hundreds of endpoints cost what Pulumi must, not more: the collector, the SDK's debug lines and the call stack each
+# resource records in state (providers.program_tuning says what and why, with the measurements).
+program_tuning.apply()
 
 # Every key of the stack's config, so that a mistyped `hf-endpoints:` setting is reported too (pulumi.Config can
 # only look up keys it is asked for). The engine passes config in PULUMI_CONFIG or sets it explicitly.

@@ -1,0 +1,40 @@
+"""`providers.program_tuning` through the real CLI: the SDK's per-resource debug lines are no longer sent to the engine
+(and are again with HF_ENDPOINTS_SDK_DEBUG=1), and an endpoint's state records the frame that declared it, not the
+frames that called it; plus the names it patches, which must exist in the pinned SDK or the tuning would go quiet."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from providers import program_tuning
+
+ENDPOINT_DEBUG_LINE = "registering resource: ty=pulumi-python:dynamic/hf:InferenceEndpoint, name=jais-13b-chat"
+
+
+def test_what_it_patches_is_what_the_pinned_sdk_calls():
+    """register_resource looks both names up at call time, in the modules the tuning patches."""
+    from pulumi.runtime import resource
+
+    source = inspect.getsource(resource.register_resource)
+    assert "stack_trace = _get_stack_trace()" in source
+    assert "log.debug(" in source
+    assert resource.log.__name__ == "pulumi.log"
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(("env", "sent"), [({}, False), ({program_tuning.SDK_DEBUG_ENV: "1"}, True)],
+                         ids=["dropped", "sent-when-asked"])
+def test_the_sdks_debug_lines(project, env, sent):
+    result = project.run("preview", "--stack", "local", "--debug", env=env)
+    assert (ENDPOINT_DEBUG_LINE in result.output) is sent, result.output
+
+
+@pytest.mark.cli
+def test_state_records_the_declaring_frame_only(deployed):
+    resources = deployed.export()["deployment"]["resources"]
+    for kind in ("InferenceEndpoint", "EndpointsReady"):
+        recorded = next(r for r in resources if r["type"] == f"pulumi-python:dynamic/hf:{kind}")
+        assert recorded["sourcePosition"].startswith("project:///providers/")
+        assert recorded["stackTrace"] == [{"sourcePosition": recorded["sourcePosition"]}]
