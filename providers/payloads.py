@@ -149,8 +149,14 @@ def outputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[
 
 
 def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs as the live endpoint has them (drift for refresh); what the API redacts (secrets,
-    registry credentials) stays ours."""
+    """The inputs as the live endpoint has them (drift for refresh), in canonical form; what the API redacts
+    (secrets, registry credentials) stays ours."""
+    return spec.canonical(live_inputs(inputs, raw))
+
+
+def live_inputs(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`inputs` with what the live endpoint `raw` has instead, before canonicalization: for canonical `inputs`,
+    equal to them when nothing changed."""
     live = dict(inputs)
 
     def take(key: str, value: Any, server_default: Any = None) -> None:
@@ -171,4 +177,4 @@ def inputs_from_api(inputs: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[s
             take(key, value)
     # `paused` is the endpoint's state, not a field: pause and resume are routes of their own.
     live["paused"] = _get(raw, ("status", "state")) == PAUSED
-    return spec.canonical(live)
+    return live

@@ -371,3 +371,41 @@ def test_engine_drift_from_api(live_image, drift):
     live = payloads.inputs_from_api(inputs, {**body, "model": {**body["model"], "image": live_image},
                                              "status": {"state": "running"}})
     assert {key: live[key] for key in spec.differing(inputs, live)} == drift
+
+
+@pytest.mark.parametrize("raw", [
+    JAIS,
+    {**JAIS, "custom_image": None, "engine": {"vllm": {"max_num_seqs": 8}}, "args": ["--max-model-len", "8192"]},
+    {**JAIS, **TEI_ON_CPU},
+], ids=["tgi-custom-image", "vllm", "tei-cpu"])
+def test_a_canonical_form_is_reused_but_never_shared(raw):
+    """diff asks for the same canonical form twice per unchanged endpoint, and the second comes from the cache: equal
+    to a fresh validation, and a copy, so a caller that changes what it got changes nothing for the next one."""
+    raw = {key: value for key, value in raw.items() if value is not None}
+    expected = validation.validate(copy.deepcopy(raw)).inputs
+    first = spec.canonical(raw)
+    first["env"] = {"CHANGED": "by a caller"}
+    for key in expected:
+        if isinstance(first.get(key), dict):
+            first[key]["changed"] = True
+    assert spec.canonical(raw) == expected
+
+
+def test_diff_of_an_unchanged_endpoint_validates_it_once(monkeypatch):
+    """diff runs for every endpoint of every preview and `up`: the last outputs and the new inputs share one canonical
+    form, and the live endpoint, which the API shows as the last `up` left it, needs none of its own."""
+    from providers import drift
+
+    def as_the_engine_sends(value):  # a protobuf Struct: every number a float
+        if isinstance(value, dict):
+            return {key: as_the_engine_sends(item) for key, item in value.items()}
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    inputs = validation.validate({**JAIS, "name": "counted-validations"}).inputs
+    raw = {**payloads.create_payload(inputs), "status": {"state": "running"}}
+    olds = as_the_engine_sends(payloads.outputs_from_api(inputs, raw))
+    monkeypatch.setattr(InferenceEndpointProvider, "_live", lambda self, olds: drift.Live(known=True, raw=raw))
+    validations = []
+    monkeypatch.setattr(spec, "validate", lambda raw: validations.append(raw) or validation.validate(raw))
+    result = InferenceEndpointProvider().diff("local/counted-validations", olds, as_the_engine_sends(inputs))
+    assert (result.changes, result.replaces, len(validations)) == (False, [], 1)
