@@ -28,14 +28,19 @@ from providers.values import is_unknown, show
 
 # The fields of an InferenceEndpoint's outputs that readiness depends on.
 VIEW_KEYS = ("namespace", "name", "type", "min_replica", "paused", "smoke_test", "updated_at")
+DECLARED_ONLY_VIEW_KEYS = ("smoke_test",)
+"""View keys an endpoint's outputs hold only when its spec declares them (every other one has a default or comes from
+the API). A resource's view leaves such a key out unless declared: in a preview, an output the last `up` did not
+record is unknown, and endpoints-ready would show an update on every preview of an unchanged stack."""
 
 
 def readiness_view(endpoint: Any) -> Any:
-    """An InferenceEndpoint (or a mapping of its outputs) reduced to what readiness depends on."""
+    """An InferenceEndpoint (or a mapping of its outputs) reduced to what readiness depends on. A resource's view is
+    a mapping of its Outputs (`view_keys`: what it has), not one Output over them: two fewer Outputs and tasks per
+    endpoint in the program."""
     if isinstance(endpoint, Mapping):
         return {key: endpoint.get(key) for key in VIEW_KEYS if endpoint.get(key) is not None}
-    return pulumi.Output.all(**{key: getattr(endpoint, key) for key in VIEW_KEYS}).apply(
-        lambda values: {key: value for key, value in values.items() if value is not None})
+    return {key: getattr(endpoint, key) for key in endpoint.view_keys}
 
 
 PROTECTED_FIX = ("to delete it, put its entry back, run `pulumi config set hf-endpoints:protect false` and "

@@ -15,7 +15,10 @@ Each change was measured on a no-op `pulumi up` and an `up` of 100 new endpoints
   engine keeps it in state: eleven frames, 1.2 KB of an endpoint's 4.1 KB, all of them the same for every endpoint
   (the program's loop over the YAML, then Pulumi's runner). The engine writes the whole state twice per created
   resource, so at 100 endpoints those frames were a third of every write. Kept: the first frame, which is the
-  resource's source position (`sourcePosition` in state is unchanged); dropped: the frames that call it.
+  resource's source position (`sourcePosition` in state is unchanged); dropped: the frames that call it. It is found
+  by walking up the frames, as the SDK does, without rendering all of them first (1 ms a resource).
+* **Type hints, once per class.** To read a resource's outputs the SDK evaluates its class's annotations again for
+  every resource (`pulumi._types.resource_types`, 1 ms each); a class's annotations do not change, so once per class.
 
 `apply()` runs once, first thing in `__main__.py`. What it patches is looked up by name in the pinned SDK
 (requirements.txt); `tests/test_program_tuning.py` fails if a new SDK moves it, instead of the tuning going quiet.
@@ -25,12 +28,16 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
+import traceback
 from typing import Any
 
 SDK_DEBUG_ENV = "HF_ENDPOINTS_SDK_DEBUG"
 COLLECTOR_THRESHOLDS = (50_000, 20, 100)
 
 _APPLIED: dict[str, bool] = {}
+SDK: dict[str, Any] = {}
+"""The SDK's own functions, as `apply()` found them before it replaced them (for comparison in tests)."""
 
 
 def apply(environ: Any = os.environ) -> None:
@@ -44,10 +51,13 @@ def apply(environ: Any = os.environ) -> None:
     if environ.get(SDK_DEBUG_ENV) != "1":
         _drop_sdk_debug_lines()
     _record_the_declaring_frame_only()
+    _type_hints_once_per_class()
 
 
 def _drop_sdk_debug_lines() -> None:
     import pulumi.log
+
+    SDK["debug"] = pulumi.log.debug
 
     def debug(msg: str, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
         """Dropped (see `providers.program_tuning`): the SDK's own debug lines, shown only under `--debug`."""
@@ -55,15 +65,46 @@ def _drop_sdk_debug_lines() -> None:
     pulumi.log.debug = debug
 
 
-def _record_the_declaring_frame_only() -> None:
+def declaring_frame() -> Any:
+    """The SDK's stack trace (`pulumi.runtime.resource._get_stack_trace`) cut to its first frame: the caller of the
+    third `__init__` up from here (Resource, CustomResource, then the concrete class), as the SDK counts them; an
+    empty trace where the SDK gives one (no such frame)."""
     from pulumi.runtime import resource
     from pulumi.runtime.proto import source_pb2
 
-    whole_stack = resource._get_stack_trace
+    frame, inits = sys._getframe(1), 0
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            inits += 1
+            if inits == 3:
+                break
+        frame = frame.f_back
+    caller = frame.f_back if frame is not None else None
+    if caller is None:
+        return source_pb2.StackTrace()
+    summary = traceback.FrameSummary(caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name,
+                                     lookup_line=False)
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=resource._get_source_position_for_frame(summary))])
 
-    def declaring_frame() -> Any:
-        """The SDK's stack trace cut to its first frame, the one that declared the resource (its source position)."""
-        return source_pb2.StackTrace(frames=list(whole_stack().frames)[:1])
 
-    declaring_frame.whole_stack = whole_stack  # type: ignore[attr-defined]
+def _record_the_declaring_frame_only() -> None:
+    from pulumi.runtime import resource
+
+    SDK["stack_trace"] = resource._get_stack_trace
     resource._get_stack_trace = declaring_frame
+
+
+def _type_hints_once_per_class() -> None:
+    from pulumi import _types
+
+    every_time = SDK["resource_types"] = _types.resource_types
+    known: dict[type, dict[str, type]] = {}
+
+    def resource_types(resource_cls: type) -> dict[str, type]:
+        """`pulumi._types.resource_types`, computed once per class (the SDK only reads what it returns)."""
+        found = known.get(resource_cls)
+        if found is None:
+            found = known[resource_cls] = every_time(resource_cls)
+        return found
+
+    _types.resource_types = resource_types

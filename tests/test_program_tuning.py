@@ -5,10 +5,11 @@ frames that called it; plus the names it patches, which must exist in the pinned
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
-from providers import program_tuning
+from providers import EndpointsReady, InferenceEndpoint, program_tuning
 
 ENDPOINT_DEBUG_LINE = "registering resource: ty=pulumi-python:dynamic/hf:InferenceEndpoint, name=jais-13b-chat"
 
@@ -21,6 +22,41 @@ def test_what_it_patches_is_what_the_pinned_sdk_calls():
     assert "stack_trace = _get_stack_trace()" in source
     assert "log.debug(" in source
     assert resource.log.__name__ == "pulumi.log"
+
+
+class _Resource:
+    def __init__(self):
+        program_tuning.apply()  # idempotent; keeps the SDK's own functions in program_tuning.SDK
+        self.kept, self.whole = program_tuning.declaring_frame(), program_tuning.SDK["stack_trace"]()
+
+
+class _CustomResource(_Resource):
+    def __init__(self):
+        super().__init__()
+
+
+class _Concrete(_CustomResource):
+    def __init__(self):
+        super().__init__()
+
+
+def test_the_frame_kept_is_the_sdks_first_the_one_that_declared_the_resource():
+    declared_on = inspect.currentframe().f_lineno + 1
+    traces = _Concrete()
+    assert [(frame.pc.uri, frame.pc.line) for frame in traces.kept.frames] == [(Path(__file__).as_uri(), declared_on)]
+    assert list(traces.kept.frames) == list(traces.whole.frames)[:1]
+    assert len(traces.whole.frames) > 1
+
+
+def test_a_resource_classs_type_hints_are_computed_once():
+    from pulumi import _types
+
+    program_tuning.apply()
+    for cls in (InferenceEndpoint, EndpointsReady):
+        first = _types.resource_types(cls)
+        assert first == program_tuning.SDK["resource_types"](cls)
+        assert _types.resource_types(cls) is first
+    assert "updated_at" in _types.resource_types(InferenceEndpoint)
 
 
 @pytest.mark.cli

@@ -409,3 +409,16 @@ def test_diff_of_an_unchanged_endpoint_validates_it_once(monkeypatch):
     monkeypatch.setattr(spec, "validate", lambda raw: validations.append(raw) or validation.validate(raw))
     result = InferenceEndpointProvider().diff("local/counted-validations", olds, as_the_engine_sends(inputs))
     assert (result.changes, result.replaces, len(validations)) == (False, [], 1)
+
+
+def test_an_endpoints_outputs_hold_every_readiness_key_it_does_not_declare_only():
+    """EndpointsReady reads these of every endpoint; an output that the last `up` did not record is unknown in every
+    preview, so a resource's view leaves out what only a declared spec has (a minimal spec here: no smoke test)."""
+    from providers.endpoints_ready import DECLARED_ONLY_VIEW_KEYS, VIEW_KEYS
+
+    minimal = {key: JAIS[key] for key in ("name", "namespace", "repository", "accelerator", "vendor", "region",
+                                          "instance_type", "instance_size")}
+    inputs = validation.validate(minimal).inputs
+    raw = {**payloads.create_payload(inputs), "status": {"state": "pending", "updatedAt": "2026-12-08T00:00:00Z"}}
+    outputs = payloads.outputs_from_api(inputs, raw)
+    assert [key for key in VIEW_KEYS if outputs.get(key) is None] == list(DECLARED_ONLY_VIEW_KEYS)
