@@ -7,7 +7,11 @@ Printed, with the targets of issue 15:
 
 * a no-op `pulumi up` of 1, 16 and 100 endpoints against an empty Pulumi program's no-op `up` (same CLI, same kind of
   file backend, same language host): runs interleaved, ratio of the medians (targets <= 1.3 at 1 and 16, <= 2 at 100);
-* `pulumi up` of 100 new endpoints against 1 (target <= 1.5), in the stack file and in endpoint files;
+* `pulumi up` of 100 new endpoints against 1 (target <= 1.5), in the stack file and in endpoint files: the median of
+  `--up-runs` fresh stacks each, every one warmed first by a `pulumi preview` (the program and the provider host have
+  compiled their bytecode and check has the model's facts on disk, as for any `up` after a checkout's first command);
+* the floor of each no-op ratio: the same measurement for a program of as many resources of a dynamic provider that
+  does nothing (check returns its inputs, diff finds no change), what no dynamic provider can go below here;
 * the Endpoints API calls of `pulumi preview` of a new stack (0) and of a deployed one (one list per namespace);
 * 500 endpoints in endpoint files (`hf-endpoints:endpointFiles`): preview, up, no-op up, and the config's size;
 * where a no-op `up` of 100 spends its time, from the CLI's own log (`-v=9`): the phases, one line each.
@@ -62,6 +66,21 @@ def stack(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, pref
     return project
 
 
+def up_seconds(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, runs: int,
+               in_files: bool = False) -> float:
+    """The median seconds of `pulumi up` of `count` new endpoints over `runs` fresh stacks, each warmed by a preview.
+    Each run's endpoints are then removed from the emulator: the namespace's listing stays what the rest measures."""
+    seconds = []
+    for run in range(runs):
+        prefix = f"{'f' if in_files else 'u'}{count}r{run}"
+        project = stack(root / prefix, bin_dir, emulator, count, prefix, in_files=in_files)
+        project.run("preview", "--stack", "local")
+        seconds.append(timed(project.up))
+        for index in range(count):
+            emulator.remove("local", f"{prefix}-{index}")
+    return statistics.median(seconds)
+
+
 def empty_program(root: Path, bin_dir: Path, emulator: EmulatorProcess) -> PulumiProject:
     """The same project with a program that declares nothing: what any Pulumi command costs here."""
     project = PulumiProject(root, bin_dir, emulator)
@@ -69,6 +88,43 @@ def empty_program(root: Path, bin_dir: Path, emulator: EmulatorProcess) -> Pulum
     project.write_stack({"hf-endpoints:namespace": "local"})  # Pulumi.yaml requires it of every stack
     project.init()
     project.up()  # creates the stack resource; the next ups are no-ops
+    return project
+
+
+FLOOR_PROVIDER = '''"""A dynamic provider that does nothing: check returns its inputs, diff finds no change."""
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, Resource, ResourceProvider
+
+
+class NothingProvider(ResourceProvider):
+    serialize_as_secret_always = False
+
+    def check(self, _olds, news):
+        return CheckResult(news, [])
+
+    def diff(self, _id, _olds, _news):
+        return DiffResult(changes=False)
+
+    def create(self, props):
+        return CreateResult(props["name"], dict(props))
+
+
+class Nothing(Resource, module="floor", name="Nothing"):
+    def __init__(self, name):
+        super().__init__(NothingProvider(), name, {"name": name})
+'''
+
+
+def floor_program(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int) -> PulumiProject:
+    """The same project with `count` resources of a dynamic provider that does nothing, deployed: the least any
+    stack of `count` dynamic resources costs here (the provider host's start, a Check and a Diff per resource, the
+    SDK's registrations), whatever the provider does."""
+    project = PulumiProject(root, bin_dir, emulator)
+    (root / "nothing.py").write_text(FLOOR_PROVIDER)
+    (root / "__main__.py").write_text(f"from nothing import Nothing\n\nfor i in range({count}):\n"
+                                      "    Nothing(f'nothing-{i}')\n")
+    project.write_stack({"hf-endpoints:namespace": "local"})
+    project.init()
+    project.up()
     return project
 
 
@@ -130,7 +186,8 @@ def main() -> None:
     parser.add_argument("--startup-seconds", type=float, default=3.0)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 100])
     parser.add_argument("--big", type=int, default=500, help="endpoints of the endpoint-file stack (0: skip it)")
-    parser.add_argument("--repeats", type=int, default=5, help="no-op ups per stack (interleaved with the empty's)")
+    parser.add_argument("--repeats", type=int, default=9, help="no-op ups per stack (interleaved with the empty's)")
+    parser.add_argument("--up-runs", type=int, default=5, help="fresh stacks per size for the ups of new endpoints")
     args = parser.parse_args()
     bin_dir = install()
     if bin_dir is None:
@@ -149,21 +206,17 @@ def main() -> None:
         stacks[largest].run("preview", "--stack", "local")
         print(f"pulumi preview, {largest} new endpoints: {len(api_calls(emulator))} Endpoints API calls (target 0)")
 
-        ups = {}
-        for count, project in stacks.items():
-            ups[count] = timed(project.up)
-            print(f"pulumi up, {count} new endpoint(s): {ups[count]:.2f} s", flush=True)
-        if 1 in ups:
-            for count in (c for c in ups if c > 1):
-                print(f"  up of {count} vs 1: {ups[count] / ups[1]:.2f}x (target <= 1.5 at 100)")
-            # The default provider's inputs are the whole stack config, saved in every checkpoint: endpoint files keep
-            # the endpoints out of it.
-            for count in (1, largest):
-                project = stack(root / f"f{count}", bin_dir, emulator, count, f"f{count}", in_files=True)
-                ups[-count] = timed(project.up)
-                project.destroy()
-            print(f"pulumi up, endpoints in endpoint files: 1 new endpoint {ups[-1]:.2f} s, {largest}: "
-                  f"{ups[-largest]:.2f} s; {ups[-largest] / ups[-1]:.2f}x (target <= 1.5 at 100)", flush=True)
+        for project in stacks.values():
+            project.up()  # deployed once, for the no-op ups below
+        runs = args.up_runs
+        for in_files in (False, True):
+            where = "in endpoint files" if in_files else "in the stack file"
+            ups = {count: up_seconds(root, bin_dir, emulator, count, runs, in_files) for count in args.sizes}
+            line = ", ".join(f"{count}: {seconds:.2f} s" for count, seconds in ups.items())
+            print(f"pulumi up of new endpoints {where} (median of {runs} warmed stacks): {line}", flush=True)
+            if 1 in ups:
+                for count in (c for c in ups if c > 1):
+                    print(f"  up of {count} vs 1: {ups[count] / ups[1]:.2f}x (target <= 1.5 at 100)")
 
         emulator.clear_calls()
         stacks[largest].run("preview", "--stack", "local", "--expect-no-changes")
@@ -178,6 +231,10 @@ def main() -> None:
             print(f"no-op pulumi up, {count} endpoint(s): {ours_s:.2f} s vs empty program {empty_s:.2f} s: "
                   f"{ratio:.2f}x (target <= {targets.get(count, 2.0)}); CPU {cpu_ratio:.2f}x; {writes} write calls",
                   flush=True)
+            floor = floor_program(root / f"floor{count}", bin_dir, emulator, count)
+            empty_s, floor_s, ratio, cpu_ratio = no_op_ratio(empty, floor, args.repeats)
+            print(f"  the floor, {count} do-nothing dynamic resource(s): {floor_s:.2f} s vs {empty_s:.2f} s: "
+                  f"{ratio:.2f}x; CPU {cpu_ratio:.2f}x", flush=True)
 
         print(f"where a no-op up of {largest} spends its time (CLI log):")
         for phase, seconds in phases(stacks[largest]):
