@@ -11,7 +11,8 @@ Printed, with the targets of issue 15:
   `--up-runs` fresh stacks each, every one warmed first by a `pulumi preview` (the program and the provider host have
   compiled their bytecode and check has the model's facts on disk, as for any `up` after a checkout's first command);
 * the floor of each no-op ratio: the same measurement for a program of as many resources of a dynamic provider that
-  does nothing (check returns its inputs, diff finds no change), what no dynamic provider can go below here;
+  does nothing (check returns its inputs, diff finds no change), what no dynamic provider can go below here; and the
+  same with each resource carrying an endpoint's inputs and outputs, so that what is above it is this project's own;
 * the Endpoints API calls of `pulumi preview` of a new stack (0) and of a deployed one (one list per namespace);
 * 500 endpoints in endpoint files (`hf-endpoints:endpointFiles`): preview, up, no-op up, and the config's size;
 * where a no-op `up` of 100 spends its time, from the CLI's own log (`-v=9`): the phases, one line each.
@@ -99,29 +100,41 @@ class NothingProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, _olds, news):
-        return CheckResult(news, [])
+        return CheckResult({**CHECKED, **news}, [])
 
     def diff(self, _id, _olds, _news):
         return DiffResult(changes=False)
 
     def create(self, props):
-        return CreateResult(props["name"], dict(props))
+        return CreateResult(props["name"], {**props, **STATUS})
 
 
 class Nothing(Resource, module="floor", name="Nothing"):
-    def __init__(self, name):
-        super().__init__(NothingProvider(), name, {"name": name})
+    def __init__(self, name, props):
+        super().__init__(NothingProvider(), name, {**props, "name": name})
 '''
+ENDPOINT_SHAPE = {
+    "checked": {"framework": "pytorch", "adopt": False, "paused": False, "type": "authenticated", "secrets": {}},
+    "status": {"state": "running", "message": "Endpoint is running", "url": "http://127.0.0.1/e/local/x",
+               "created_at": "2026-12-08T00:00:00.000Z", "updated_at": "2026-12-08T00:00:00.000Z",
+               "dashboard_url": "https://endpoints.huggingface.co/local/endpoints/x", "price_per_hour": 0.8,
+               "ready_replica": 1, "target_replica": 1},
+}
 
 
-def floor_program(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int) -> PulumiProject:
+def floor_program(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int,
+                  shaped: bool = False) -> PulumiProject:
     """The same project with `count` resources of a dynamic provider that does nothing, deployed: the least any
     stack of `count` dynamic resources costs here (the provider host's start, a Check and a Diff per resource, the
-    SDK's registrations), whatever the provider does."""
+    SDK's registrations), whatever the provider does. `shaped`: each resource carries an endpoint's inputs and
+    outputs (the bench's endpoint spec, what check adds, the status fields), so what is left above it is ours."""
     project = PulumiProject(root, bin_dir, emulator)
-    (root / "nothing.py").write_text(FLOOR_PROVIDER)
+    shape = ENDPOINT_SHAPE if shaped else {"checked": {}, "status": {}}
+    (root / "nothing.py").write_text(f"CHECKED = {shape['checked']!r}\nSTATUS = {shape['status']!r}\n"
+                                     + FLOOR_PROVIDER)
+    props = {**endpoint(0), "namespace": "local", "stack": "hf-endpoints/local"} if shaped else {}
     (root / "__main__.py").write_text(f"from nothing import Nothing\n\nfor i in range({count}):\n"
-                                      "    Nothing(f'nothing-{i}')\n")
+                                      f"    Nothing(f'nothing-{{i}}', {props!r})\n")
     project.write_stack({"hf-endpoints:namespace": "local"})
     project.init()
     project.up()
@@ -231,10 +244,12 @@ def main() -> None:
             print(f"no-op pulumi up, {count} endpoint(s): {ours_s:.2f} s vs empty program {empty_s:.2f} s: "
                   f"{ratio:.2f}x (target <= {targets.get(count, 2.0)}); CPU {cpu_ratio:.2f}x; {writes} write calls",
                   flush=True)
-            floor = floor_program(root / f"floor{count}", bin_dir, emulator, count)
-            empty_s, floor_s, ratio, cpu_ratio = no_op_ratio(empty, floor, args.repeats)
-            print(f"  the floor, {count} do-nothing dynamic resource(s): {floor_s:.2f} s vs {empty_s:.2f} s: "
-                  f"{ratio:.2f}x; CPU {cpu_ratio:.2f}x", flush=True)
+            for shaped, what in ((False, "do-nothing dynamic resource(s)"),
+                                 (True, "of them carrying an endpoint's inputs and outputs")):
+                floor = floor_program(root / f"floor{count}{'s' if shaped else ''}", bin_dir, emulator, count, shaped)
+                empty_s, floor_s, ratio, cpu_ratio = no_op_ratio(empty, floor, args.repeats)
+                print(f"  the floor, {count} {what}: {floor_s:.2f} s vs {empty_s:.2f} s: {ratio:.2f}x; "
+                      f"CPU {cpu_ratio:.2f}x", flush=True)
 
         print(f"where a no-op up of {largest} spends its time (CLI log):")
         for phase, seconds in phases(stacks[largest]):
