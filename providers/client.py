@@ -20,6 +20,7 @@ endpoint's message) reaches no output, state, log line or error.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -114,6 +115,10 @@ def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, tim
     set up, on the path of every preview; urllib is loaded already (by pulumi). Same headers that matter
     (`Authorization: Bearer`, a user agent), 429/5xx and dropped connections retried `attempts` times with a short
     backoff. Every failure is one EndpointsApiError: `<status>: <server message>`, or `no answer from the API: ...`.
+
+    The answer is returned as sent, unmasked (see `EndpointsClient.get`): diff compares it with the spec in memory,
+    and masks what it shows. A redirect is refused, not followed: urllib would send the Authorization header along,
+    to any host and from https to http (httpx, under the rest of this client, drops it when the origin changes).
     """
     import json
     import urllib.error
@@ -123,11 +128,17 @@ def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, tim
         raise EndpointsApiError(TOKEN_MISSING)
     request = urllib.request.Request(f"{settings.api_url}/endpoint/{namespace}", headers={
         "Authorization": f"Bearer {clean_token(settings.token)}", "User-Agent": LIBRARY, "Accept": "application/json"})
+    opener = urllib.request.build_opener(_refusing_redirects())
     for attempt in range(1, attempts + 1):
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return masked(json.load(response)["items"], [settings.token])
+            with opener.open(request, timeout=timeout) as response:
+                return json.load(response)["items"]
         except urllib.error.HTTPError as error:
+            if 300 <= error.code < 400:
+                where = error.headers.get("Location", "") if error.headers else ""
+                raise EndpointsApiError(mask(f"the API answered {error.code}, a redirect to {where or 'elsewhere'}, "
+                                             "which is not followed: it would take the token along; check "
+                                             "hf-endpoints:apiUrl", [settings.token])) from None
             if error.code not in RETRY_STATUSES or attempt == attempts:
                 raise EndpointsApiError(mask(f"{error.code}: {_urllib_message(error)}", [settings.token])) from None
         except (OSError, ValueError) as error:  # URLError, a timeout, a reset, a broken answer
@@ -136,6 +147,22 @@ def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, tim
                 raise EndpointsApiError(f"no answer from the API: {reason}") from None
         sleep(random.uniform(0.1, 0.2) * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def _refusing_redirects() -> Any:
+    """A urllib redirect handler that follows none: the redirect is raised as the HTTPError it is."""
+    return _refusing_redirects_class()()
+
+
+@functools.cache
+def _refusing_redirects_class() -> type:
+    import urllib.request
+
+    class RefusingRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+            return None
+
+    return RefusingRedirects
 
 
 def _urllib_message(error: Any) -> str:
@@ -180,9 +207,14 @@ class EndpointsClient:
 
         return build_hf_headers(token=self._token, library_name=LIBRARY)
 
-    def _json(self, response: httpx2.Response) -> Any:
-        """An answer's JSON, every string in it masked."""
-        return masked(response.json() if response.content else {}, self._secrets)
+    def _json(self, response: httpx2.Response, unmasked: bool = False) -> Any:
+        """An answer's JSON, every string in it masked (`unmasked`: as sent, see `get`)."""
+        answer = response.json() if response.content else {}
+        return answer if unmasked else self.masked(answer)
+
+    def masked(self, answer: Any) -> Any:
+        """`answer` (JSON) with every string masked: before any of it goes into outputs, a log line or an error."""
+        return masked(answer, self._secrets)
 
     def _send(self, method: str, url: str, *, json: Any = None, retry: bool = True, timeout: float = 60.0,
               deadline: float | None = None) -> httpx2.Response:
@@ -226,23 +258,28 @@ class EndpointsClient:
         return random.uniform(ceiling / 2, ceiling)  # jitter, so parallel callers spread out
 
     def _call(self, method: str, path: str, *, json: Any = None, ok_statuses: tuple[int, ...] = (),
-              deadline: float | None = None) -> Any:
+              deadline: float | None = None, unmasked: bool = False) -> Any:
         from huggingface_hub.utils import hf_raise_for_status
 
         response = self._send(method, f"{self.api_url}{path}", json=json, deadline=deadline)
         if response.status_code in ok_statuses:
             return None
         hf_raise_for_status(response)
-        return self._json(response)
+        return self._json(response, unmasked)
 
     # --- management API --------------------------------------------------------------------------------
 
     def list(self, namespace: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/endpoint/{namespace}")["items"]
 
-    def get(self, namespace: str, name: str, *, deadline: float | None = None) -> dict[str, Any] | None:
-        """The endpoint, or None when it does not exist (404)."""
-        return self._call("GET", f"/endpoint/{namespace}/{name}", ok_statuses=(404,), deadline=deadline)
+    def get(self, namespace: str, name: str, *, deadline: float | None = None,
+            unmasked: bool = False) -> dict[str, Any] | None:
+        """The endpoint, or None when it does not exist (404). `unmasked`: the answer as the API sent it, to compare
+        with the spec in this process (the values that mirror inputs, such as env, as the user wrote them: masking
+        garbles them, and a garbled value is a change that is not there); never for outputs, log lines or errors
+        (`masked` first)."""
+        return self._call("GET", f"/endpoint/{namespace}/{name}", ok_statuses=(404,), deadline=deadline,
+                          unmasked=unmasked)
 
     def create(self, namespace: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST, retried only once a GET shows the previous attempt did not land."""

@@ -2,8 +2,9 @@
 
 Why: the engine's diff only compares the stack file with the last outputs, so an endpoint deleted or edited in the
 web UI went unnoticed until someone ran `pulumi refresh`. `InferenceEndpoint.diff` also compares the stack file with
-the live endpoint: a deleted one previews as a replace (the delete finds nothing, the create puts it back), an edited
-one as an update that puts the stack file's values back, and `pulumi preview --expect-no-changes` fails on either.
+the live endpoint: a deleted one previews as an update that creates it again (not a replace: Pulumi refuses to
+replace a protected resource, and prod protects its endpoints), an edited one as an update that puts the stack file's
+values back, and `pulumi preview --expect-no-changes` fails on either.
 
 Cost: the first diff of a namespace in a provider-host process (the engine starts one per command) lists it,
 `GET /v2/endpoint/{namespace}` (through the standard library: `client.list_endpoints`), and every other diff of that
@@ -16,6 +17,9 @@ offline, it just cannot see drift. The failure text is scrubbed of the token.
 
 The listings live here, per process: never on the provider object (it is pickled into state); they hold what the
 API answered (it redacts secrets), never the token, which each listing call reads from the settings it is given.
+They are kept unmasked, as sent (`client.list_endpoints`): masking garbles values that mirror the spec (an env value
+shaped like a token, or holding a short secret), and a garbled value is a change that is not there. What diff shows of
+them is masked on its way out (`InferenceEndpoint.diff`).
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ def live(settings: Settings, namespace: str, name: str) -> Live:
         return Live(known=True, raw=raw)
     try:
         client = EndpointsClient(settings, attempts=LIST_ATTEMPTS, max_delay=1.0)
-        return Live(known=True, raw=client.get(namespace, name))
+        return Live(known=True, raw=client.get(namespace, name, unmasked=True))
     except Exception as error:
         log_line(f"warning: {endpoint_id(namespace, name)} is not in the list of {namespace} and could not be read "
                  f"({mask(describe_error(error), [settings.token])}); not counted as deleted")

@@ -13,11 +13,12 @@ where Pulumi.yaml and the stack files are), so the config stays small whatever t
 Each file is a YAML mapping of endpoint name -> settings: what `hf-endpoints:endpoints` holds in a stack file.
 Rules, each broken one named with its file:
 * a pattern must match a file, and an endpoint is defined in one file;
-* secret values never go in a file (`secrets`, `custom_image.credentials`): they stay encrypted in the stack file
+* secret values never go in a file (`secrets`, registry credentials): they stay encrypted in the stack file
   (`pulumi config set --secret --path 'hf-endpoints:endpoints.<name>.secrets.<KEY>' ...`), whose entry for that
   endpoint is merged with the file's; a key set in both places is refused;
 * YAML as the stack files are read (Go's YAML library in the Pulumi CLI): booleans are true/false only (`yes`, `on`
-  stay strings), dates stay strings, a key written twice is an error.
+  stay strings), dates stay strings, numbers as yaml.v3 reads them (0o17, 017 and 1e3 are numbers, 1:30 a string),
+  a key written twice is an error.
 
 I/O: reads the files; `providers.stack_config` judges what they say, with the rest of the config.
 """
@@ -35,7 +36,7 @@ from typing import Any
 import yaml
 
 KEY = "hf-endpoints:endpointFiles"
-SECRET_PATHS = (("secrets",), ("custom_image", "credentials"))
+SECRET_PATHS = (("secrets",), ("custom_image", "credentials"), ("engine", "custom", "credentials"))
 """Where an endpoint holds secret values: Pulumi encrypts them in the stack file, a plain file would not."""
 
 
@@ -57,10 +58,44 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP, _INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+# Numbers as Go's yaml.v3 reads them (`resolve.go`): underscores dropped; 0x, 0o, 0b and a leading 0 (octal);
+# exponents without a dot (1e3); no base 60 (1:30 stays a string, where PyYAML's YAML 1.1 made it 90).
+_Loader.add_implicit_resolver(
+    _INT, re.compile(r"^[-+]?(?:0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+.0123456789"))
+
+
+def _int(loader: _Loader, node: yaml.ScalarNode) -> int | float:
+    text = loader.construct_scalar(node).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    try:
+        if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            return sign * int(digits, 8)  # 017, octal as YAML 1.1 wrote it, which yaml.v3 still reads
+        return sign * int(digits, 0)
+    except ValueError:  # 08: no octal, so yaml.v3 reads a float
+        return _json_number(sign * float(digits))
+
+
+def _float(loader: _Loader, node: yaml.ScalarNode) -> int | float:
+    return _json_number(loader.construct_yaml_float(node))
+
+
+def _json_number(value: float) -> int | float:
+    """As the program receives a stack file's number: Pulumi passes structured config as JSON from Go, which writes a
+    whole float64 without a fraction (1e3 arrives as 1000)."""
+    return int(value) if value.is_integer() and abs(value) < 1e21 else value
+
+
+_Loader.add_constructor(_INT, _int)
+_Loader.add_constructor(_FLOAT, _float)
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -124,6 +159,10 @@ def _read(path: Path, where: str) -> tuple[dict[Any, Any], str | None]:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a safe loader
     except OSError as error:
         return {}, f"{where}: cannot be read ({error.strerror})"
+    except UnicodeDecodeError as error:
+        return {}, f"{where}: is not UTF-8 text (byte {error.start}); save it as UTF-8"
+    except TypeError as error:  # a key no mapping can have (a list or a mapping as a key)
+        return {}, f"{where}: malformed: {error}; keys are endpoint names and setting names"
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -143,10 +182,15 @@ def _secret_problems(where: str, name: str, settings: Any) -> list[str]:
         node = settings
         for part in path:
             node = node.get(part) if isinstance(node, Mapping) else None
-        if node not in (None, {}, ""):
-            dotted = ".".join(path)
-            problems.append(
-                f"{where}: {name}.{dotted}: <redacted> is a secret, and a plain file would keep it in clear; remove "
-                f"it and set it encrypted in the stack file: `pulumi config set --secret --path "
-                f"'hf-endpoints:endpoints.{name}.{dotted}{'.<KEY>' if path == ('secrets',) else ''}' <value>`")
+        if node in (None, {}, ""):
+            continue
+        dotted = ".".join(path)
+        if path == ("secrets",):
+            fix = (f"remove it and set it encrypted in the stack file: `pulumi config set --secret --path "
+                   f"'hf-endpoints:endpoints.{name}.secrets.<KEY>' <value>`")
+        else:  # a key is set in one place: the whole image block moves to the stack file, its password encrypted
+            fix = (f"move {name}.{path[0]} to the stack file's entry of {name}, with the password encrypted: "
+                   f"`pulumi config set --secret --path 'hf-endpoints:endpoints.{name}.{dotted}.password' <password>`")
+        problems.append(f"{where}: {name}.{dotted}: <redacted> is a secret, and a plain file would keep it in clear; "
+                        f"{fix}")
     return problems

@@ -5,7 +5,9 @@ waits for it to exit before it finishes (`TerminateProcessGroup` in the pinned S
 server, Python joins every thread (so every provider call in flight completes) and runs the atexit handlers, then
 finalizes gRPC's core and every module: about 0.1 s on the path of every `preview` and `up`, for nothing. The last
 atexit handler registered runs first: this one flushes stdout and stderr (the engine shows them) and ends the
-process with the status Python would have used (1 after an uncaught exception in the main thread, else 0).
+process with the status Python would have used: 1 after an uncaught exception in the main thread, the code given to
+`sys.exit`, else 0 (a bare `raise SystemExit(n)` is not seen: the host never raises one, and neither does this
+project).
 
 Installed once per process by `ConfiguredProvider.configure`, only inside the provider host: never in a test run or
 a tool that imports the providers.
@@ -44,4 +46,11 @@ def install() -> None:
             previous(kind, value, trace)
 
         sys.excepthook = failed
+        exit_with = sys.exit
+
+        def exit_recorded(status: object = None) -> None:
+            _STATE["status"] = 0 if status is None else status if isinstance(status, int) else 1
+            exit_with(status)
+
+        sys.exit = exit_recorded
         atexit.register(_exit_now)

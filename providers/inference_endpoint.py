@@ -48,7 +48,8 @@ from providers.client import (
     is_transient,
 )
 from providers.endpoints_ready import DECLARED_ONLY_VIEW_KEYS, VIEW_KEYS
-from providers.values import show
+from providers.secret_text import mask
+from providers.values import REDACTED, show
 
 FAILED = "failed"  # huggingface_hub's InferenceEndpointStatus.FAILED, without importing huggingface_hub here
 
@@ -89,13 +90,15 @@ class InferenceEndpointProvider(ConfiguredProvider):
         live = self._live(olds)
         if live.gone:
             log_line(f"{_endpoint_id(olds)}: deleted outside Pulumi; `pulumi up` creates it again")
-            # A replace: the delete finds nothing (404 counts as done), the create puts it back. "id" blames the
-            # vanished endpoint, as the engine's own `--replace` does, unless the spec forces a replacement anyway.
-            return DiffResult(changes=True, replaces=replaces or ["id"], delete_before_replace=True)
+            # An update, which creates it again (`_update`): a replace would be refused for a protected endpoint
+            # (hf-endpoints:protect, prod), so the stack could neither preview cleanly nor put it back.
+            return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
         if live.raw is not None:
             current, drifted = drift.drifted(old, live.raw)
             if drifted:
-                log_line(f"{_endpoint_id(olds)}: changed outside Pulumi: {drift.describe(current, new, drifted)}; "
+                # The live values are unmasked (drift compares them as sent): what the line shows of them is masked.
+                shown = mask(drift.describe(current, new, drifted), self.secret_values(old, new), REDACTED)
+                log_line(f"{_endpoint_id(olds)}: changed outside Pulumi: {shown}; "
                          "`pulumi up` puts the stack file's values back")
                 changed += [key for key in spec.differing(current, new)
                             if key not in fields.NOT_DIFFED and key not in changed]
@@ -115,12 +118,15 @@ class InferenceEndpointProvider(ConfiguredProvider):
         inputs = spec.canonical(props)
         endpoint_id = _endpoint_id(inputs)
         with self.reported(endpoint_id, "create", inputs):
-            client = self.client(inputs)
-            try:
-                raw = self._post(client, inputs)
-            except ConflictError as conflict:
-                raw = self._existing(client, inputs, conflict)
+            raw = self._create(self.client(inputs), inputs)
             return CreateResult(endpoint_id, payloads.outputs_from_api(inputs, raw))
+
+    def _create(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
+        """POST it; a name taken by this stack's own endpoint (or, with `adopt`, anyone's) is taken over."""
+        try:
+            return self._post(client, inputs)
+        except ConflictError as conflict:
+            return self._existing(client, inputs, conflict)
 
     def _post(self, client: EndpointsClient, inputs: dict[str, Any]) -> dict[str, Any]:
         """POST the endpoint (marked with this stack's tag), then pause it when `paused`."""
@@ -149,10 +155,11 @@ class InferenceEndpointProvider(ConfiguredProvider):
         crash (killed `pulumi up`, lost answer), so it is taken back with no flag; anyone else's only with `adopt`.
         Either way it is then brought to the spec."""
         endpoint_id = _endpoint_id(inputs)
-        raw = client.get(inputs["namespace"], inputs["name"])
-        if raw is None:
+        as_sent = client.get(inputs["namespace"], inputs["name"], unmasked=True)  # compared with the spec only
+        if as_sent is None:
             raise EndpointsApiError(f"{endpoint_id} answered 409 but cannot be read; try again")
-        owned = payloads.is_owned(raw, inputs)
+        raw = client.masked(as_sent)
+        owned = payloads.is_owned(as_sent, inputs)
         if not owned and not inputs["adopt"]:
             marker = fields.owner_tag(inputs.get("stack"))
             raise EndpointsApiError(
@@ -161,7 +168,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
                 + ". hf-endpoints never takes over an endpoint silently: to manage it from this stack, set "
                 f"`adopt: true` under endpoints.{inputs['name']} (it will then be updated to this spec), or choose "
                 "another name.")
-        live = payloads.inputs_from_api(inputs, raw)
+        live = payloads.inputs_from_api(inputs, as_sent)
         fixed = [key for key in spec.replace_keys(live, inputs) if key not in ("name", "namespace")]
         failed = (raw.get("status") or {}).get("state") == FAILED
         if owned and (fixed or failed):
@@ -176,7 +183,7 @@ class InferenceEndpointProvider(ConfiguredProvider):
                 "place, so it cannot be adopted. Match them in the stack file, or delete it first.")
         log_line(f"{endpoint_id}: taking back the endpoint this stack created before an interrupted run"
                  if owned else f"{endpoint_id}: adopting the existing endpoint (adopt: true)")
-        return self._converge(client, live, inputs, raw) or raw
+        return self._converge(client, live, inputs, as_sent) or raw
 
     def _converge(self, client: EndpointsClient, olds: Mapping[str, Any], news: Mapping[str, Any],
                   live_raw: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
@@ -206,19 +213,21 @@ class InferenceEndpointProvider(ConfiguredProvider):
             return UpdateResult(payloads.outputs_from_api(new, raw))
 
     def _update(self, client: EndpointsClient, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-        """Bring the live endpoint (not the last outputs: it may have changed outside Pulumi) to the spec."""
+        """Bring the live endpoint (not the last outputs: it may have changed outside Pulumi) to the spec; one deleted
+        outside Pulumi is created again (diff previews it as this update)."""
         from huggingface_hub.errors import HfHubHTTPError
 
         endpoint_id = _endpoint_id(new)
-        gone = (f"{endpoint_id} was deleted outside Pulumi: run `pulumi refresh`, then `pulumi up` recreates it")
         try:
-            live_raw = client.get(new["namespace"], new["name"])
-            if live_raw is None:
-                raise EndpointsApiError(gone)
-            raw = self._converge(client, payloads.inputs_from_api(old, live_raw), new) or live_raw
+            as_sent = client.get(new["namespace"], new["name"], unmasked=True)  # compared with the spec only
+            if as_sent is None:
+                log_line(f"{endpoint_id}: deleted outside Pulumi; creating it again")
+                return self._create(client, new)
+            raw = self._converge(client, payloads.inputs_from_api(old, as_sent), new) or client.masked(as_sent)
         except HfHubHTTPError as error:
-            if error.response is not None and error.response.status_code == 404:
-                raise EndpointsApiError(gone) from None
+            if error.response is not None and error.response.status_code == 404:  # deleted during the update
+                raise EndpointsApiError(f"{endpoint_id} was deleted outside Pulumi while it was being updated; run "
+                                        "`pulumi up` again to create it") from None
             hint = ""
             if error.response is not None and error.response.status_code == 400:
                 current = client.get(new["namespace"], new["name"])
@@ -232,12 +241,15 @@ class InferenceEndpointProvider(ConfiguredProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = spec.canonical(props)
         with self.reported(_endpoint_id(inputs), "read", inputs):
-            raw = self.client(inputs).get(inputs["namespace"], inputs["name"])
-            if raw is None:
+            client = self.client(inputs)
+            as_sent = client.get(inputs["namespace"], inputs["name"], unmasked=True)
+            if as_sent is None:
                 log_line(f"{_endpoint_id(inputs)}: gone (deleted outside Pulumi); removing it from state")
                 return ReadResult("", {})
-            live = payloads.inputs_from_api(inputs, raw)
-            outs = payloads.outputs_from_api(live, raw)
+            # The inputs as the live endpoint has them, as sent (the values mirror the stack file's; masking would
+            # record garbled ones); the status fields from the masked answer.
+            live = payloads.inputs_from_api(inputs, as_sent)
+            outs = payloads.outputs_from_api(live, client.masked(as_sent))
             # `updated_at` marks the last rollout we made, which EndpointsReady waits for: a refresh reads the
             # live status (which moved on since create), but only an update of ours starts a new rollout.
             outs["updated_at"] = props.get("updated_at", outs["updated_at"])
@@ -298,6 +310,12 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
         for key in fields.SECRET_KEYS:
             if props.get(key):
                 props[key] = pulumi.Output.secret(props[key])
+        # `engine: {custom: ...}` with registry credentials goes as `custom_image` (what check makes of it anyway): the
+        # engine keeps check's result secret only under the key that was sent secret, and check renames the key.
+        engine = props.get("engine")
+        if ("custom_image" not in props and isinstance(engine, Mapping) and list(engine) == ["custom"]
+                and isinstance(engine["custom"], Mapping) and engine["custom"].get("credentials")):
+            props["custom_image"] = props.pop("engine")["custom"]
         image = props.get("custom_image")
         if isinstance(image, Mapping) and image.get("credentials"):
             props["custom_image"] = pulumi.Output.secret(image)  # a secret only when it carries credentials

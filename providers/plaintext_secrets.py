@@ -30,19 +30,30 @@ def _encrypted_values(where: str, spec: Mapping[str, Any]) -> Iterator[tuple[str
     secrets = spec.get("secrets")
     for name in secrets if isinstance(secrets, Mapping) else ():
         yield f"{where}.secrets.{show_key(name)}", "<value>"
-    image = spec.get("custom_image")
-    credentials = image.get("credentials") if isinstance(image, Mapping) else None
-    if isinstance(credentials, Mapping) and credentials.get("password"):
-        yield f"{where}.custom_image.credentials.password", "<password>"
+    engine = spec.get("engine")
+    for key, image in (("custom_image", spec.get("custom_image")),
+                       ("engine.custom", engine.get("custom") if isinstance(engine, Mapping) else None)):
+        credentials = image.get("credentials") if isinstance(image, Mapping) else None
+        if isinstance(credentials, Mapping) and credentials.get("password"):
+            yield f"{where}.{key}.credentials.password", "<password>"
 
 
-def _secret_looking_env(where: str, spec: Mapping[str, Any]) -> Iterator[str]:
+def _secret_looking_env(where: str, spec: Mapping[str, Any], label: str | None = None) -> Iterator[str]:
+    """One line per env value that looks like a secret. `where`: the endpoint's config path (`endpoints.<name>`), for
+    the fix; `label`: how the line names the place (default the config path; an endpoint file's `<file>: <name>`)."""
     env = spec.get("env")
     for name, value in env.items() if isinstance(env, Mapping) else ():
         if is_secret_key(name) or (isinstance(value, str) and TOKEN_SHAPED.search(value)):
-            yield (f"{PREFIX}{where}.env.{show_key(name)} looks like a secret, but env values are stored and shown in "
-                   f"plain text (state, preview, the dashboard); move it to secrets: "
+            yield (f"{label or PREFIX + where}.env.{show_key(name)} looks like a secret, but env values are stored "
+                   f"and shown in plain text (state, preview, the dashboard); move it to secrets: "
                    f"{_set_secret(f'{where}.secrets.{show_key(name)}')}, and remove it from env")
+
+
+def file_warnings(endpoints: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    """The env values that look like secrets in endpoint files (`hf-endpoints:endpointFiles`), each line naming its
+    file: a file holds no secret value (`endpoint_files` refuses those), but an env value is one in disguise."""
+    return [line for name, spec in endpoints.items() if isinstance(spec, Mapping)
+            for line in _secret_looking_env(f"endpoints.{show_key(name)}", spec, f"{sources[name]}: {show_key(name)}")]
 
 
 def warnings(settings: Mapping[str, Any], endpoints: Any, defaults: Any,

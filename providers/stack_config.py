@@ -104,6 +104,7 @@ def read(config: Mapping[str, Any], secret_keys: Collection[str] = (),
     if problems:
         raise StackConfigError(problems)
     warnings = plaintext_secrets.warnings(settings, endpoints, _decoded(settings.get("defaults")), secret_keys)
+    warnings += plaintext_secrets.file_warnings(files.endpoints, files.sources)
     return StackConfig(namespace=settings["namespace"], endpoints=specs, ready_timeout_seconds=ready,
                        warnings=tuple(warnings), protect=bool(protect))
 
@@ -140,7 +141,7 @@ def stack_endpoints(namespace: Any, endpoints: Any, defaults: Any = None, *, req
             problems.append(f"{where}: {show(mapping)} is not a mapping; give the endpoint its settings "
                             "(repository, instance_type, ...)")
             continue
-        problems.extend(_mapping_problems(where, mapping))
+        problems.extend(_mapping_problems(where, mapping, f"{PREFIX}endpoints.{show_key(name)}"))
         problems.extend(f"{where}.{show_key(key)}: {show(mapping[key], str(key))} {refusal[0]}; {refusal[1]}"
                         for key in mapping if (refusal := not_an_input(str(key))) is not None)
         inputs = {**defaults, **mapping, "name": name, "namespace": namespace}
@@ -186,31 +187,34 @@ def _namespace(namespace: Any) -> list[str]:
     return []
 
 
-def _mapping_problems(where: str, mapping: Mapping[str, Any]) -> list[str]:
+def _mapping_problems(where: str, mapping: Mapping[str, Any], config_path: str | None = None) -> list[str]:
     """Keys the program sets, and null values below the top level (a top-level null unsets a default). `where` labels
-    the mapping in messages: `hf-endpoints:endpoints.<name>`, or `<file>: <name>` for an endpoint file's."""
+    the mapping in messages: `hf-endpoints:endpoints.<name>`, or `<file>: <name>` for an endpoint file's;
+    `config_path` is its path in the stack config (`where` when omitted), for the `pulumi config set` of a fix."""
     problems = [f"{where}.{key}: {show(mapping[key])} is not allowed; the name is the key under "
                 f"{PREFIX}endpoints, the namespace is {PREFIX}namespace, the stack is this stack"
                 for key in SET_BY_THE_PROGRAM if key in mapping]
     for key, value in mapping.items():
-        problems.extend(_nulls(f"{where}.{show_key(key)}", value))
+        problems.extend(_nulls(f"{where}.{show_key(key)}", value, f"{config_path or where}.{show_key(key)}"))
     return problems
 
 
-def _nulls(path: str, value: Any) -> list[str]:
-    """A problem per null inside a mapping or list value: the host would drop it silently."""
+def _nulls(path: str, value: Any, config_path: str) -> list[str]:
+    """A problem per null inside a mapping or list value: the host would drop it silently. `path` labels it,
+    `config_path` is where `pulumi config set --path` puts it."""
     items = (value.items() if isinstance(value, Mapping) else
              ((f"[{index}]", item) for index, item in enumerate(value)) if isinstance(value, list) else ())
     problems = []
     for key, item in items:
-        inner = f"{path}{key}" if str(key).startswith("[") else f"{path}.{show_key(key)}"
+        step = f"{key}" if str(key).startswith("[") else f".{show_key(key)}"
+        inner, config_inner = f"{path}{step}", f"{config_path}{step}"
         if item is None:
             secret = "secrets" in inner.split(".")[:-1]
-            fix = (f"set it with `pulumi config set --secret --path '{inner}' <value>`, or remove the line"
+            fix = (f"set it with `pulumi config set --secret --path '{config_inner}' <value>`, or remove the line"
                    if secret else NULL_FIX)
             problems.append(f"{inner}: null {NULL_PROBLEM}; {fix}")
         else:
-            problems.extend(_nulls(inner, item))
+            problems.extend(_nulls(inner, item, config_inner))
     return problems
 
 

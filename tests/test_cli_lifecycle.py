@@ -170,10 +170,9 @@ def test_out_of_band_delete_leaves_state_on_refresh_and_up_recreates(deployed, e
 
 
 DRIFT = [
-    ("deleted", lambda emulator: emulator.remove(NS, NAME), "replace",
+    ("deleted", lambda emulator: emulator.remove(NS, NAME), "update",
      f"hf-endpoints: local/{NAME}: deleted outside Pulumi; `pulumi up` creates it again",
-     [LIST, ("GET", f"/v2/endpoint/{NS}/{NAME}")],
-     [("DELETE", f"/v2/endpoint/{NS}/{NAME}"), ("POST", f"/v2/endpoint/{NS}")]),
+     [LIST, ("GET", f"/v2/endpoint/{NS}/{NAME}")], [("POST", f"/v2/endpoint/{NS}")]),
     ("edited", lambda emulator: emulator.edit(NS, NAME, {"compute": {"scaling": {"maxReplica": 3}}}), "update",
      f"hf-endpoints: local/{NAME}: changed outside Pulumi: max_replica 3 (the stack file: 1); `pulumi up` puts the "
      "stack file's values back", [LIST], [("PUT", f"/v2/endpoint/{NS}/{NAME}")]),
@@ -324,3 +323,24 @@ def test_a_protected_stack_refuses_destroy_until_protect_is_lifted(project, emul
     project.up()
     project.destroy()
     assert emulator.endpoints(NS) == []
+
+
+def test_an_endpoint_deleted_outside_pulumi_on_a_protected_stack_is_created_again(project, emulator):
+    """prod protects its endpoints (hf-endpoints:protect) and Pulumi refuses to replace a protected resource, so a
+    deleted endpoint previews as an update: the drift check names it, and `up` creates it again, still protected."""
+    config = project.stack_config()
+    config["hf-endpoints:protect"] = True
+    project.write_stack(config)
+    project.up()
+    emulator.remove(NS, NAME)
+    preview = project.preview("--expect-no-changes", check=False)
+    assert preview.code != 0, preview.output
+    assert f"local/{NAME}: deleted outside Pulumi; `pulumi up` creates it again" in preview.output
+    assert "marked for protection" not in preview.output
+    assert project.preview_steps() == [("update", NAME), ("update", "endpoints-ready")]
+    emulator.clear_calls()
+    project.up()
+    assert api_writes(emulator) == [("POST", f"/v2/endpoint/{NS}")]
+    assert [e["name"] for e in emulator.endpoints(NS)] == [NAME]
+    project.preview("--expect-no-changes")
+    assert project.destroy(check=False).code != 0  # still protected

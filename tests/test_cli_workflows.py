@@ -268,3 +268,26 @@ def test_promotion_then_prod_preview_shows_one_update(tmp_path, pulumi_bin):
         assert live["compute"]["instanceType"] == "nvidia-a100"  # prod keeps its own hardware
         dev.destroy()
         prod.destroy()
+
+
+@pytest.mark.parametrize("spelling", ["custom_image", "engine.custom"])
+def test_a_registry_password_is_encrypted_in_state_whichever_spelling(project, spelling):
+    """`engine: {custom: ...}` is `custom_image` spelled another way. Pulumi keeps check's result secret only under
+    the key that was sent secret, and check files `engine: {custom}` under `custom_image`: the password given there
+    was stored in clear until the program sent it as `custom_image`."""
+    password = "Registry-Pass-Of-The-Spelling-Test"
+    config = project.stack_config()
+    endpoint = config["hf-endpoints:endpoints"][NAME]
+    image = endpoint.pop("custom_image")
+    if spelling == "engine.custom":
+        endpoint["engine"] = {"custom": image}
+    else:
+        endpoint["custom_image"] = image
+    project.write_stack(config)
+    where = f"hf-endpoints:endpoints.{NAME}.{spelling}.credentials"
+    project.run("config", "set", "--stack", "local", "--path", f"{where}.username", "bot")
+    project.run("config", "set", "--stack", "local", "--secret", "--path", f"{where}.password", password)
+    project.up()
+    stored = [path.read_text(errors="replace") for path in project.backend.rglob("*") if path.is_file()]
+    assert stored and not [text for text in stored if password in text]
+    assert password not in json.dumps(project.export())

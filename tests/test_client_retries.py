@@ -95,3 +95,19 @@ def test_a_4xx_is_answered_at_once_never_retried(emulator, http, call, method, p
     assert failure.value.response.status_code == status
     assert [(c["method"], c["path"]) for c in emulator.calls()] == [(method, path)]
     assert clock.waits == []
+
+
+def test_the_listing_never_follows_a_redirect():
+    """diff's listing goes through urllib, which would follow a redirect with the Authorization header to any host
+    (and from https to http): refused, so the token never reaches the other host, and said once, naming the setting."""
+    from providers.client import EndpointsApiError, list_endpoints
+
+    token = "hf_" + "NeverForwarded" * 2
+    with stub_server(Answer(status=200, body='{"items": []}')) as elsewhere:
+        target = f"{elsewhere.url}/endpoint/local"
+        with stub_server(Answer(status=302, headers={"Location": target})) as api, \
+                pytest.raises(EndpointsApiError) as refused:
+            list_endpoints(Settings(api_url=api.url, token=token), "local", sleep=lambda _seconds: None)
+    assert (api.methods, elsewhere.methods) == (["GET"], [])
+    assert str(refused.value) == (f"the API answered 302, a redirect to {target}, which is not followed: it would "
+                                  "take the token along; check hf-endpoints:apiUrl")

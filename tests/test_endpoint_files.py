@@ -36,7 +36,8 @@ def project(tmp_path: Path, **files: str) -> Path:
     """A project directory with these files under endpoints/ (name -> text)."""
     (tmp_path / "endpoints").mkdir()
     for name, text in files.items():
-        (tmp_path / "endpoints" / name).write_text(text)
+        path = tmp_path / "endpoints" / name
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     return tmp_path
 
 
@@ -59,11 +60,26 @@ def test_endpoints_come_from_the_files_with_defaults_and_the_stack_files_secrets
     assert stack.endpoints["jais"]["min_replica"] == 0 and stack.endpoints["other"]["instance_type"] == "nvidia-a10g"
 
 
-def test_yaml_reads_as_the_stack_files_do(tmp_path):
-    """YAML 1.2 booleans (Go's YAML library reads the stack files): `yes` stays a string, as do dates."""
-    root = project(tmp_path, **{"a.yaml": JAIS + "  env: {TRUST_REMOTE_CODE: yes, FLAG: true, DAY: 2026-01-31}\n"})
-    assert read(root, config()).endpoints["jais"]["env"] == {"TRUST_REMOTE_CODE": "yes", "FLAG": True,
-                                                             "DAY": "2026-01-31"}
+@pytest.mark.parametrize(("written", "read_as"), [
+    ("yes", "yes"), ("true", True), ("2026-01-31", "2026-01-31"),
+    ("1e3", 1000), ("0o17", 15), ("017", 15), ("0x1F", 31), ("1_000", 1000), ("3.0", 3), ("0.5", 0.5),
+    ("1:30", "1:30"), ("08", 8),
+], ids=["yes", "true", "date", "exponent", "octal-1.2", "octal-1.1", "hex", "underscores", "whole-float", "float",
+        "no-base-60", "not-octal"])
+def test_yaml_reads_as_the_stack_files_do(tmp_path, written, read_as):
+    """As Go's yaml.v3 reads the stack files and Pulumi hands them over as JSON: YAML 1.2 booleans (`yes` stays a
+    string), dates stay strings, numbers in yaml.v3's forms, a whole float arrives whole."""
+    root = project(tmp_path, **{"a.yaml": JAIS + f"  env: {{VALUE: {written}}}\n"})
+    value = read(root, config()).endpoints["jais"]["env"]["VALUE"]
+    assert (value, type(value)) == (read_as, type(read_as))
+
+
+def test_a_secret_looking_env_value_in_a_file_is_warned_about_naming_the_file(tmp_path):
+    root = project(tmp_path, **{"a.yaml": JAIS + "  env: {HF_TOKEN: hf_abcdefghijklmnop}\n"})
+    assert read(root, config()).warnings == (
+        "endpoints/a.yaml: jais.env.HF_TOKEN looks like a secret, but env values are stored and shown in plain text "
+        "(state, preview, the dashboard); move it to secrets: `pulumi config set --secret --path "
+        "'hf-endpoints:endpoints.jais.secrets.HF_TOKEN' <value>`, and remove it from env",)
 
 
 FILE_PROBLEMS = [
@@ -90,8 +106,21 @@ FILE_PROBLEMS = [
      "'hf-endpoints:endpoints.jais.secrets.<KEY>' <value>`"),
     ("credentials-in-file", {"a.yaml": JAIS + "  custom_image: {url: x:1, credentials: {password: p}}\n"}, {},
      "endpoints/a.yaml: jais.custom_image.credentials: <redacted> is a secret, and a plain file would keep it in "
-     "clear; remove it and set it encrypted in the stack file: `pulumi config set --secret --path "
-     "'hf-endpoints:endpoints.jais.custom_image.credentials' <value>`"),
+     "clear; move jais.custom_image to the stack file's entry of jais, with the password encrypted: `pulumi config "
+     "set --secret --path 'hf-endpoints:endpoints.jais.custom_image.credentials.password' <password>`"),
+    ("engine-credentials-in-file",
+     {"a.yaml": JAIS + "  engine: {custom: {url: x:1, credentials: {username: u, password: p}}}\n"}, {},
+     "endpoints/a.yaml: jais.engine.custom.credentials: <redacted> is a secret, and a plain file would keep it in "
+     "clear; move jais.engine to the stack file's entry of jais, with the password encrypted: `pulumi config set "
+     "--secret --path 'hf-endpoints:endpoints.jais.engine.custom.credentials.password' <password>`"),
+    ("null-secret-for-a-file", {"a.yaml": JAIS}, {"endpoints": {"jais": {"secrets": {"API_KEY": None}}}},
+     "endpoints/a.yaml: jais.secrets.API_KEY: null has no value, and Pulumi drops it before check (the endpoint "
+     "would deploy without it); set it with `pulumi config set --secret --path "
+     "'hf-endpoints:endpoints.jais.secrets.API_KEY' <value>`, or remove the line"),
+    ("not-utf8", {"a.yaml": JAIS.encode() + b"  env: {X: \xff}\n"}, {},
+     "endpoints/a.yaml: is not UTF-8 text (byte 163); save it as UTF-8"),
+    ("list-as-key", {"a.yaml": "? [a, b]\n: x\n"}, {},
+     "endpoints/a.yaml: malformed: unhashable type: 'list'; keys are endpoint names and setting names"),
     ("both-places", {"a.yaml": JAIS}, {"endpoints": {"jais": {"max_replica": 2, "region": "eu-west-1"}}},
      "hf-endpoints:endpoints.jais.region: also set in endpoints/a.yaml; set each key of an endpoint in one place "
      "(secrets in the stack file, the rest in the file)"),

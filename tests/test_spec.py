@@ -422,3 +422,36 @@ def test_an_endpoints_outputs_hold_every_readiness_key_it_does_not_declare_only(
     raw = {**payloads.create_payload(inputs), "status": {"state": "pending", "updatedAt": "2026-12-08T00:00:00Z"}}
     outputs = payloads.outputs_from_api(inputs, raw)
     assert [key for key in VIEW_KEYS if outputs.get(key) is None] == list(DECLARED_ONLY_VIEW_KEYS)
+
+
+class MaskingClient:
+    """Answers as EndpointsClient does: every string masked with the stack's secrets, unless asked for the answer as
+    sent; records what it is sent."""
+
+    def __init__(self, answer, secrets):
+        self.answer, self.secrets, self.sent = answer, secrets, []
+
+    def get(self, namespace, name, *, deadline=None, unmasked=False):
+        return copy.deepcopy(self.answer) if unmasked else self.masked(self.answer)
+
+    def masked(self, answer):
+        from providers.secret_text import masked
+
+        return masked(answer, self.secrets)
+
+    def update(self, namespace, name, payload):
+        self.sent.append(payload)
+        return self.masked(self.answer)
+
+
+def test_an_update_compares_the_live_endpoint_as_sent_and_sends_only_what_changed():
+    """The stack's secret `FLAG: "1"` masks every 1 of a masked answer (x1, the image's 1.3.4, ...), and a token-shaped
+    env value masks too: compared masked, they all looked changed and the PUT re-sent image, hardware and env, a
+    rollout the preview had not announced. Compared as sent, a change of max_replica is the scaling alone."""
+    old = validation.validate({**JAIS, "env": {**JAIS["env"], "UPSTREAM": "sk-proj-abcdefghijklmnopqrstu"},
+                               "secrets": {"FLAG": "1"}}).inputs
+    new = {**old, "max_replica": 2}
+    client = MaskingClient({**payloads.create_payload(old), "status": {"state": "running"}}, ["1"])
+    raw = InferenceEndpointProvider()._update(client, old, new)
+    assert client.sent == [{"compute": {"scaling": {"maxReplica": 2}}}]
+    assert raw["compute"]["instanceSize"] == "x***"  # what goes on to the outputs is masked

@@ -215,8 +215,12 @@ WITH_SECRETS = {**JAIS, "secrets": {"API_KEY": "sk-live-0000"},
       "hf-endpoints:endpoints.jais.env.TOKENIZER looks like a secret, but env values are stored and shown in plain "
       "text (state, preview, the dashboard); move it to secrets: `pulumi config set --secret --path "
       "'hf-endpoints:endpoints.jais.secrets.TOKENIZER' <value>`, and remove it from env"]),
+    ({"endpoints": {"jais": {**{k: v for k, v in WITH_SECRETS.items() if k not in ("secrets", "custom_image")},
+                             "engine": {"custom": WITH_SECRETS["custom_image"]}}}}, [],
+     [f"hf-endpoints:endpoints.jais.engine.custom.credentials.password {IN_CLEAR}; store it encrypted: `pulumi "
+      "config set --secret --path 'hf-endpoints:endpoints.jais.engine.custom.credentials.password' <password>`"]),
 ], ids=["token-in-clear", "token-encrypted", "secrets-in-clear", "secrets-encrypted", "default-secrets-in-clear",
-        "secret-looking-env"])
+        "secret-looking-env", "engine-custom-password-in-clear"])
 def test_secret_values_in_clear_are_warned_about_never_shown(settings, secret_keys, expected):
     """They passed without a word; the preview even showed `[secret]`, hiding that they sit unencrypted on disk."""
     stack = stack_config.read(config(**settings), secret_keys)
