@@ -35,8 +35,10 @@ from typing import Any
 
 import yaml
 
+from providers import engines
+
 KEY = "hf-endpoints:endpointFiles"
-SECRET_PATHS = (("secrets",), ("custom_image", "credentials"), ("engine", "custom", "credentials"))
+SECRET_PATHS = (("secrets",), ("custom_image", "credentials"), ("engine", engines.CUSTOM.name, "credentials"))
 """Where an endpoint holds secret values: Pulumi encrypts them in the stack file, a plain file would not."""
 
 

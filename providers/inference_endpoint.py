@@ -312,10 +312,10 @@ class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
                 props[key] = pulumi.Output.secret(props[key])
         # `engine: {custom: ...}` with registry credentials goes as `custom_image` (what check makes of it anyway): the
         # engine keeps check's result secret only under the key that was sent secret, and check renames the key.
-        engine = props.get("engine")
-        if ("custom_image" not in props and isinstance(engine, Mapping) and list(engine) == ["custom"]
-                and isinstance(engine["custom"], Mapping) and engine["custom"].get("credentials")):
-            props["custom_image"] = props.pop("engine")["custom"]
+        engine, custom = props.get("engine"), engines.CUSTOM.name
+        if ("custom_image" not in props and isinstance(engine, Mapping) and list(engine) == [custom]
+                and isinstance(engine[custom], Mapping) and engine[custom].get("credentials")):
+            props["custom_image"] = props.pop("engine")[custom]
         image = props.get("custom_image")
         if isinstance(image, Mapping) and image.get("credentials"):
             props["custom_image"] = pulumi.Output.secret(image)  # a secret only when it carries credentials

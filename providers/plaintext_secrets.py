@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
+from providers import engines
 from providers.values import TOKEN_SHAPED, is_secret_key, show_key
 
 PREFIX = "hf-endpoints:"
@@ -30,9 +31,9 @@ def _encrypted_values(where: str, spec: Mapping[str, Any]) -> Iterator[tuple[str
     secrets = spec.get("secrets")
     for name in secrets if isinstance(secrets, Mapping) else ():
         yield f"{where}.secrets.{show_key(name)}", "<value>"
-    engine = spec.get("engine")
+    engine, custom = spec.get("engine"), engines.CUSTOM.name
     for key, image in (("custom_image", spec.get("custom_image")),
-                       ("engine.custom", engine.get("custom") if isinstance(engine, Mapping) else None)):
+                       (f"engine.{custom}", engine.get(custom) if isinstance(engine, Mapping) else None)):
         credentials = image.get("credentials") if isinstance(image, Mapping) else None
         if isinstance(credentials, Mapping) and credentials.get("password"):
             yield f"{where}.{key}.credentials.password", "<password>"
