@@ -43,10 +43,9 @@ LIST_TIMEOUT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Listing:
-    """One namespace's live endpoints by name, or why they could not be listed."""
+    """One namespace's live endpoints by name; None when they could not be listed (a warning said why)."""
 
     endpoints: Mapping[str, Mapping[str, Any]] | None
-    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,12 +65,6 @@ _LISTINGS: dict[tuple[str, str], Listing] = {}
 """(API URL, namespace) -> listing, for the life of this process (one engine command)."""
 
 
-def forget() -> None:
-    """Drop every listing (for a process that outlives one command, such as a test run)."""
-    with _LOCK:
-        _LISTINGS.clear()
-
-
 def _list(settings: Settings, namespace: str) -> Listing:
     try:
         items = list_endpoints(settings, namespace, attempts=LIST_ATTEMPTS, timeout=LIST_TIMEOUT_SECONDS)
@@ -79,7 +72,7 @@ def _list(settings: Settings, namespace: str) -> Listing:
         problem = mask(describe_error(error), [settings.token])
         log_line(f"warning: could not list the live endpoints of {namespace} ({problem}); this diff compares the "
                  "stack file with the last `pulumi up` only, so changes made outside Pulumi are not shown")
-        return Listing(None, problem)
+        return Listing(None)
     return Listing({str(raw.get("name")): raw for raw in items})
 
 

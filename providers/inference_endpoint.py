@@ -285,8 +285,6 @@ class InferenceEndpointProvider(ConfiguredProvider):
                                     f"run `pulumi destroy` again{retried}") from None
 
 
-
-
 class InferenceEndpoint(Resource, module="hf", name="InferenceEndpoint"):
     """One Inference Endpoint. `inputs` is the endpoint's stack YAML mapping plus `name` and `namespace`;
     outputs echo every input (secrets stay secret) plus the live status fields (`fields.OUTPUT_ONLY_KEYS`: state,
