@@ -8,6 +8,7 @@ JSON both ways), `stack_config` (the stack config as a whole), `budget` (cost pe
 them), `plaintext_secrets` (secrets the stack file holds in clear), `reply_pattern` (the smoke test's `expect`, RE2);
 `catalog` (the hardware catalog snapshot).
 Then `client` (the only HTTP to the Endpoints API), `model_facts` (the only HTTP to the Hub, cached on disk),
+`endpoint_files` (endpoints in files the config names) and `file_patterns` (which files those may be),
 `preflight` (what check learns from the model's facts), `base` (what both providers share), `readiness` (waiting),
 `inference_endpoint` and `endpoints_ready` (the resources and their thin providers), `promote` and
 `stack_files` (dev -> prod promotion CLI); `python -m providers.fit` (where a model fits, what it costs);

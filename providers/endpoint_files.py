@@ -25,8 +25,6 @@ I/O: reads the files; `providers.stack_config` judges what they say, with the re
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,8 +34,8 @@ from typing import Any
 import yaml
 
 from providers import engines
+from providers.file_patterns import KEY, files_of, patterns_of
 
-KEY = "hf-endpoints:endpointFiles"
 SECRET_PATHS = (("secrets",), ("custom_image", "credentials"), ("engine", engines.CUSTOM.name, "credentials"))
 """Where an endpoint holds secret values: Pulumi encrypts them in the stack file, a plain file would not."""
 
@@ -114,20 +112,6 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 
 
-def patterns_of(value: Any) -> tuple[list[str], list[str]]:
-    """The patterns `hf-endpoints:endpointFiles` names (the engine passes a list as JSON text), and its problems."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):  # else one pattern, written as a string
-            value = json.loads(value)
-    patterns = [value] if isinstance(value, str) else value
-    fix = "write a list of paths or glob patterns relative to the project directory, e.g. [endpoints/*.yaml]"
-    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
-        return [], [f"{KEY}: {json.dumps(value)} is not a list of file patterns; {fix}"]
-    problems = [f"{KEY}: {pattern!r} is not relative to the project directory; {fix}"
-                for pattern in patterns if Path(pattern).is_absolute() or ".." in Path(pattern).parts]
-    return ([] if problems else patterns), problems
-
-
 def load(value: Any, root: Path) -> FileEndpoints:
     """Read the files `value` (the raw `hf-endpoints:endpointFiles`, None when unset) names under `root`."""
     if value is None:
@@ -135,7 +119,7 @@ def load(value: Any, root: Path) -> FileEndpoints:
     patterns, problems = patterns_of(value)
     files: list[Path] = []
     for pattern in patterns:
-        found = sorted(path for path in root.glob(pattern) if path.is_file())
+        found = files_of(root, pattern)
         if not found:
             problems.append(f"{KEY}: {pattern!r} matches no file under {root}; fix the pattern or add the file")
         files.extend(path for path in found if path not in files)

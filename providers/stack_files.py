@@ -7,8 +7,8 @@ arguments plus ``paused``, ``adopt`` and ``smoke_test``).
 
 Files are loaded with ruamel.yaml in round-trip mode so that a rewrite keeps comments, key order and quoting. The
 endpoint files a stack names (``hf-endpoints:endpointFiles``, see ``providers.endpoint_files``) are loaded the same
-way, so that promotion can write into them too (``load_endpoints``).
-This module needs nothing from the rest of the package (no pulumi import).
+way, so that promotion can write into them too (``load_endpoints``), under the program's rule for their patterns
+(``providers.file_patterns``, the only module of the package this one needs: no pulumi import).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
+
+from providers.file_patterns import files_of, patterns_of
 
 PROJECT = "hf-endpoints"
 NAMESPACE_KEY = f"{PROJECT}:namespace"
@@ -197,12 +199,11 @@ def load_endpoints(directory: Path, stack: str) -> StackEndpoints:
         result.parts[name] = [(path, settings)]
     if patterns is None:
         return result
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise StackFileError(path, f"config.{ENDPOINT_FILES_KEY} must be a list of file patterns")
+    patterns, problems = patterns_of(patterns)
+    if problems:  # the program refuses these too: promotion must not write where no deploy reads
+        raise StackFileError(path, f"config.{problems[0]}")
     for pattern in patterns:
-        found = sorted(p for p in Path(directory).glob(pattern) if p.is_file())
+        found = files_of(directory, pattern)
         if not found:
             raise StackFileError(path, f"config.{ENDPOINT_FILES_KEY}: {pattern!r} matches no file")
         for file in found:

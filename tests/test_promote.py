@@ -495,3 +495,19 @@ def test_an_endpoint_file_both_stacks_name_is_refused(tmp_path: Path, capsys: py
                    "change dev too; give prod its own endpoint files (hf-endpoints:endpointFiles)",
                    "error: nothing written to Pulumi.prod.yaml"]
     assert (root / "endpoints/dev/models.yaml").read_text() == before
+
+
+@pytest.mark.parametrize("outside", ["../outside/*.yaml", "{tmp}/outside/*.yaml"], ids=["dot-dot", "absolute"])
+def test_endpoint_files_outside_the_project_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        outside: str) -> None:
+    """The program refuses a pattern that leaves the project directory, so promotion must not write there either:
+    exit 2, the key and the fix named, the file outside left as it was."""
+    pattern = outside.format(tmp=tmp_path)
+    root = files_project(tmp_path / "project", prod_pattern=pattern)
+    before = (tmp_path / "outside" / "models.yaml").read_text()
+    code, out, err = run(capsys, root)
+    assert (code, out) == (2, [])
+    assert err == [f"error: Pulumi.prod.yaml: config.hf-endpoints:endpointFiles: {pattern!r} is not relative to the "
+                   "project directory; write a list of paths or glob patterns relative to the project directory, "
+                   "e.g. [endpoints/*.yaml]"]
+    assert (tmp_path / "outside" / "models.yaml").read_text() == before
