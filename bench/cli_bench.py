@@ -9,7 +9,9 @@ Printed, with the targets of issue 15:
   file backend, same language host): runs interleaved, ratio of the medians (targets <= 1.3 at 1 and 16, <= 2 at 100);
 * `pulumi up` of 100 new endpoints against 1 (target <= 1.5), in the stack file and in endpoint files: the median of
   `--up-runs` fresh stacks each, every one warmed first by a `pulumi preview` (the program and the provider host have
-  compiled their bytecode and check has the model's facts on disk, as for any `up` after a checkout's first command);
+  compiled their bytecode and check has the model's facts on disk, as for any `up` after a checkout's first command),
+  and the state after it by resource type (the engine writes all of it twice per created endpoint; in the stack file
+  the state also holds the engine's copy of the whole stack config, as the dynamic provider's inputs and outputs);
 * the floor of each no-op ratio: the same measurement for a program of as many resources of a dynamic provider that
   does nothing (check returns its inputs, diff finds no change), what no dynamic provider can go below here; and the
   same with each resource carrying an endpoint's inputs and outputs, so that what is above it is this project's own;
@@ -68,18 +70,33 @@ def stack(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, pref
 
 
 def up_seconds(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int, runs: int,
-               in_files: bool = False) -> float:
-    """The median seconds of `pulumi up` of `count` new endpoints over `runs` fresh stacks, each warmed by a preview.
-    Each run's endpoints are then removed from the emulator: the namespace's listing stays what the rest measures."""
-    seconds = []
+               in_files: bool = False) -> tuple[float, dict[str, float]]:
+    """The median seconds of `pulumi up` of `count` new endpoints over `runs` fresh stacks, each warmed by a preview,
+    and the last one's state by resource type (`state_kib`). Each run's endpoints are then removed from the emulator:
+    the namespace's listing stays what the rest measures."""
+    seconds, sizes = [], {}
     for run in range(runs):
         prefix = f"{'f' if in_files else 'u'}{count}r{run}"
         project = stack(root / prefix, bin_dir, emulator, count, prefix, in_files=in_files)
         project.run("preview", "--stack", "local")
         seconds.append(timed(project.up))
+        sizes = state_kib(project)
         for index in range(count):
             emulator.remove("local", f"{prefix}-{index}")
-    return statistics.median(seconds)
+    return statistics.median(seconds), sizes
+
+
+def state_kib(project: PulumiProject) -> dict[str, float]:
+    """The stack's state (compact JSON, as the engine writes it at every step) in KiB, in all and per resource type:
+    what each of the two writes per created resource carries."""
+    resources = project.export()["deployment"]["resources"]
+    sizes: dict[str, float] = {"all": 0.0}
+    for entry in resources:
+        kib = len(json.dumps(entry, separators=(",", ":"))) / 1024
+        kind = entry["type"].rsplit(":", 1)[-1]
+        sizes[kind] = sizes.get(kind, 0.0) + kib
+        sizes["all"] += kib
+    return sizes
 
 
 def empty_program(root: Path, bin_dir: Path, emulator: EmulatorProcess) -> PulumiProject:
@@ -224,9 +241,14 @@ def main() -> None:
         runs = args.up_runs
         for in_files in (False, True):
             where = "in endpoint files" if in_files else "in the stack file"
-            ups = {count: up_seconds(root, bin_dir, emulator, count, runs, in_files) for count in args.sizes}
+            measured = {count: up_seconds(root, bin_dir, emulator, count, runs, in_files) for count in args.sizes}
+            ups = {count: seconds for count, (seconds, _) in measured.items()}
             line = ", ".join(f"{count}: {seconds:.2f} s" for count, seconds in ups.items())
             print(f"pulumi up of new endpoints {where} (median of {runs} warmed stacks): {line}", flush=True)
+            sizes = measured[max(measured)][1]
+            print(f"  state after the up of {max(measured)}: {sizes['all']:.0f} KiB, of which the endpoints "
+                  f"{sizes.get('InferenceEndpoint', 0):.0f} KiB and the dynamic provider (the engine's copy of the "
+                  f"whole stack config, as its inputs and its outputs) {sizes.get('pulumi-python', 0):.0f} KiB")
             if 1 in ups:
                 for count in (c for c in ups if c > 1):
                     print(f"  up of {count} vs 1: {ups[count] / ups[1]:.2f}x (target <= 1.5 at 100)")
