@@ -20,8 +20,9 @@ Each change was measured on a no-op `pulumi up` and an `up` of 100 new endpoints
 * **Type hints, once per class.** To read a resource's outputs the SDK evaluates its class's annotations again for
   every resource (`pulumi._types.resource_types`, 1 ms each); a class's annotations do not change, so once per class.
 
-`apply()` runs once, first thing in `__main__.py`. What it patches is looked up by name in the pinned SDK
-(requirements.txt); `tests/test_program_tuning.py` fails if a new SDK moves it, instead of the tuning going quiet.
+`apply()` runs once, first thing in `__main__.py`; `undo()` puts everything back (the tests run the program in
+their own process). What it patches is looked up by name in the pinned SDK (requirements.txt);
+`tests/test_program_tuning.py` fails if a new SDK moves it, instead of the tuning going quiet.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 SDK_DEBUG_ENV = "HF_ENDPOINTS_SDK_DEBUG"
 COLLECTOR_THRESHOLDS = (50_000, 20, 100)
 
-_APPLIED: dict[str, bool] = {}
+_APPLIED: dict[str, Any] = {}
 SDK: dict[str, Any] = {}
 """The SDK's own functions, as `apply()` found them before it replaced them (for comparison in tests)."""
 
@@ -46,12 +47,29 @@ def apply(environ: Any = os.environ) -> None:
     if _APPLIED.get("done"):
         return
     _APPLIED["done"] = True
+    _APPLIED["collector_thresholds"] = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
     if environ.get(SDK_DEBUG_ENV) != "1":
         _drop_sdk_debug_lines()
     _record_the_declaring_frame_only()
     _type_hints_once_per_class()
+
+
+def undo() -> None:
+    """Put back what `apply()` changed, for a process that goes on after the program: the tests run `__main__.py`
+    under Pulumi's mocks in their own process, and each test must find the SDK and the collector as it was."""
+    if not _APPLIED.pop("done", False):
+        return
+    import pulumi.log
+    from pulumi import _types
+    from pulumi.runtime import resource
+
+    pulumi.log.debug = SDK.get("debug", pulumi.log.debug)
+    resource._get_stack_trace = SDK["stack_trace"]
+    _types.resource_types = SDK["resource_types"]
+    gc.set_threshold(*_APPLIED.pop("collector_thresholds"))
+    gc.unfreeze()
 
 
 def _drop_sdk_debug_lines() -> None:

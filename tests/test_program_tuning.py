@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 from providers import EndpointsReady, InferenceEndpoint, program_tuning
+from providers.stack_files import load_stack, to_plain
+from tests.endpoint_stack import PROJECT, tutorial_only
+from tests.harness import program
+
+REPO = Path(__file__).resolve().parents[1]
 
 ENDPOINT_DEBUG_LINE = "registering resource: ty=pulumi-python:dynamic/hf:InferenceEndpoint, name=jais-13b-chat"
 
@@ -24,9 +29,48 @@ def test_what_it_patches_is_what_the_pinned_sdk_calls():
     assert resource.log.__name__ == "pulumi.log"
 
 
+@pytest.fixture
+def tuned():
+    """This process tuned as the program tunes its own, then put back for the next test."""
+    program_tuning.apply()
+    yield
+    program_tuning.undo()
+
+
+def test_undo_puts_back_what_apply_changed():
+    """The tests run `__main__.py` in their own process (tests/harness/program.py), which undoes the tuning after
+    each program: every other test finds the SDK and the collector as Python left them."""
+    import gc
+
+    import pulumi.log
+    from pulumi import _types
+    from pulumi.runtime import resource
+
+    def sdk():
+        return pulumi.log.debug, resource._get_stack_trace, _types.resource_types, gc.get_threshold()
+
+    before = sdk()
+    program_tuning.apply()
+    assert [now is then for now, then in zip(sdk()[:3], before[:3], strict=True)] == [False, False, False]
+    assert sdk()[3] == program_tuning.COLLECTOR_THRESHOLDS
+    program_tuning.undo()
+    assert sdk() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_program_run_in_the_tests_process_leaves_the_sdk_as_it_was():
+    """The harness runs `__main__.py` (which tunes its process) in pytest's own: it puts the SDK back afterwards."""
+    import pulumi.log
+
+    before = pulumi.log.debug
+    config = tutorial_only(to_plain(load_stack(REPO / "Pulumi.local.yaml")["config"]))
+    run = program.run_program(REPO / "__main__.py", PROJECT, "local", config, preview=True)
+    assert [r.name for r in run.registrations] == ["jais-13b-chat", "endpoints-ready"]
+    assert pulumi.log.debug is before
+
+
 class _Resource:
     def __init__(self):
-        program_tuning.apply()  # idempotent; keeps the SDK's own functions in program_tuning.SDK
         self.kept, self.whole = program_tuning.declaring_frame(), program_tuning.SDK["stack_trace"]()
 
 
@@ -40,7 +84,7 @@ class _Concrete(_CustomResource):
         super().__init__()
 
 
-def test_the_frame_kept_is_the_sdks_first_the_one_that_declared_the_resource():
+def test_the_frame_kept_is_the_sdks_first_the_one_that_declared_the_resource(tuned):
     declared_on = inspect.currentframe().f_lineno + 1
     traces = _Concrete()
     assert [(frame.pc.uri, frame.pc.line) for frame in traces.kept.frames] == [(Path(__file__).as_uri(), declared_on)]
@@ -48,10 +92,9 @@ def test_the_frame_kept_is_the_sdks_first_the_one_that_declared_the_resource():
     assert len(traces.whole.frames) > 1
 
 
-def test_a_resource_classs_type_hints_are_computed_once():
+def test_a_resource_classs_type_hints_are_computed_once(tuned):
     from pulumi import _types
 
-    program_tuning.apply()
     for cls in (InferenceEndpoint, EndpointsReady):
         first = _types.resource_types(cls)
         assert first == program_tuning.SDK["resource_types"](cls)

@@ -36,6 +36,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from providers import program_tuning
 from tests.harness.engine import (
     Deployment,
     Engine,
@@ -249,6 +250,7 @@ def _execute(
     finally:
         for prop, default in saved.items():
             prop._ContextProperty__default = default  # type: ignore[attr-defined]
+        program_tuning.undo()  # what __main__.py tuned in this process is for one program, not the test session
     error = monitor.errors[0] if monitor.errors else failure[0] if failure else None
     if error is not None:  # the engine-side error first, not the SDK's wrapped re-raise
         error.registrations = list(monitor.registrations)  # type: ignore[attr-defined]  # what got registered
