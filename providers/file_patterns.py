@@ -25,7 +25,7 @@ def patterns_of(value: Any) -> tuple[list[str], list[str]]:
             value = json.loads(value)
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
-        return [], [f"{KEY}: {json.dumps(value)} is not a list of file patterns; {FIX}"]
+        return [], [f"{KEY}: {json.dumps(value, default=str)} is not a list of file patterns; {FIX}"]
     problems = [f"{KEY}: {pattern!r} is not relative to the project directory; {FIX}"
                 for pattern in patterns if Path(pattern).is_absolute() or ".." in Path(pattern).parts]
     return ([] if problems else list(patterns)), problems

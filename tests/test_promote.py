@@ -511,3 +511,16 @@ def test_endpoint_files_outside_the_project_are_refused(tmp_path: Path, capsys: 
                    "project directory; write a list of paths or glob patterns relative to the project directory, "
                    "e.g. [endpoints/*.yaml]"]
     assert (tmp_path / "outside" / "models.yaml").read_text() == before
+
+
+@pytest.mark.parametrize(("written", "shown"), [("2024-01-01", '"2024-01-01"'), ("{a: 1}", '{"a": 1}'), ("[]", "[]")],
+                         ids=["a-date", "a-mapping", "empty"])
+def test_endpoint_files_that_name_no_pattern_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         written: str, shown: str) -> None:
+    """What the YAML reads as no list of patterns (a date, a mapping, an empty list) is named with the fix, exit 2."""
+    root = files_project(tmp_path)
+    (root / "Pulumi.prod.yaml").write_text(f"config:\n  hf-endpoints:namespace: org\n"
+                                           f"  hf-endpoints:endpointFiles: {written}\n")
+    assert run(capsys, root) == (2, [], [
+        f"error: Pulumi.prod.yaml: config.hf-endpoints:endpointFiles: {shown} is not a list of file patterns; write a "
+        "list of paths or glob patterns relative to the project directory, e.g. [endpoints/*.yaml]"])
