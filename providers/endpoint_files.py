@@ -36,7 +36,7 @@ import yaml
 from providers import engines
 from providers.file_patterns import KEY, files_of, patterns_of
 
-SECRET_PATHS = (("secrets",), ("custom_image", "credentials"), ("engine", engines.CUSTOM.name, "credentials"))
+SECRET_PATHS = (("secrets",), *engines.REGISTRY_CREDENTIALS)
 """Where an endpoint holds secret values: Pulumi encrypts them in the stack file, a plain file would not."""
 
 

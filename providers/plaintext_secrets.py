@@ -31,12 +31,12 @@ def _encrypted_values(where: str, spec: Mapping[str, Any]) -> Iterator[tuple[str
     secrets = spec.get("secrets")
     for name in secrets if isinstance(secrets, Mapping) else ():
         yield f"{where}.secrets.{show_key(name)}", "<value>"
-    engine, custom = spec.get("engine"), engines.CUSTOM.name
-    for key, image in (("custom_image", spec.get("custom_image")),
-                       (f"engine.{custom}", engine.get(custom) if isinstance(engine, Mapping) else None)):
-        credentials = image.get("credentials") if isinstance(image, Mapping) else None
+    for path in engines.REGISTRY_CREDENTIALS:
+        credentials: Any = spec
+        for part in path:
+            credentials = credentials.get(part) if isinstance(credentials, Mapping) else None
         if isinstance(credentials, Mapping) and credentials.get("password"):
-            yield f"{where}.{key}.credentials.password", "<password>"
+            yield f"{where}.{'.'.join(path)}.password", "<password>"
 
 
 def _secret_looking_env(where: str, spec: Mapping[str, Any], label: str | None = None) -> Iterator[str]:

@@ -34,6 +34,9 @@ REGISTERED: tuple[Engine, ...] = (
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in REGISTERED}
 BY_VARIANT: dict[str, Engine] = {engine.variant: engine for engine in REGISTERED}
 CUSTOM, DEFAULT = custom.ENGINE, huggingface.ENGINE
+REGISTRY_CREDENTIALS = (("custom_image", "credentials"), ("engine", CUSTOM.name, "credentials"))
+"""Where an endpoint's stack config may hold registry credentials (their password is a secret): the image block, or
+the custom engine's settings, which check turns into one."""
 DECLARABLE = tuple(name for name in ENGINES if name != DEFAULT.name)
 """What `engine:` may name (the default image is what omitting it means)."""
 TYPED = tuple(engine for engine in REGISTERED if engine not in (CUSTOM, DEFAULT))
