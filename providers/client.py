@@ -128,7 +128,7 @@ def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, tim
         raise EndpointsApiError(TOKEN_MISSING)
     request = urllib.request.Request(f"{settings.api_url}/endpoint/{namespace}", headers={
         "Authorization": f"Bearer {clean_token(settings.token)}", "User-Agent": LIBRARY, "Accept": "application/json"})
-    opener = urllib.request.build_opener(_refusing_redirects())
+    opener = _opener_refusing_redirects()
     for attempt in range(1, attempts + 1):
         try:
             with opener.open(request, timeout=timeout) as response:
@@ -149,20 +149,17 @@ def list_endpoints(settings: Settings, namespace: str, *, attempts: int = 3, tim
     raise AssertionError("unreachable")
 
 
-def _refusing_redirects() -> Any:
-    """A urllib redirect handler that follows none: the redirect is raised as the HTTPError it is."""
-    return _refusing_redirects_class()()
-
-
 @functools.cache
-def _refusing_redirects_class() -> type:
+def _opener_refusing_redirects() -> Any:
+    """A urllib opener that follows no redirect (it is raised as the HTTPError it is); one per process, shared by
+    the threads of the host as urllib's own default opener is."""
     import urllib.request
 
     class RefusingRedirects(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
             return None
 
-    return RefusingRedirects
+    return urllib.request.build_opener(RefusingRedirects())
 
 
 def _urllib_message(error: Any) -> str:
