@@ -28,6 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from providers.file_patterns import KEY as ENDPOINT_FILES_KEY
 from providers.file_patterns import files_of, patterns_of
 
 PROJECT = "hf-endpoints"
@@ -35,7 +36,6 @@ NAMESPACE_KEY = f"{PROJECT}:namespace"
 TOKEN_KEY = f"{PROJECT}:hfToken"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
 ENDPOINTS_KEY = f"{PROJECT}:endpoints"
-ENDPOINT_FILES_KEY = f"{PROJECT}:endpointFiles"
 
 PINNED_REVISION_RE = re.compile(r"[0-9a-f]{40}")
 """A pinned revision is a full 40-hex commit sha (match it whole: `fullmatch`)."""
