@@ -15,6 +15,7 @@ Printed, with the targets of issue 15:
 * the floor of each no-op ratio: the same measurement for a program of as many resources of a dynamic provider that
   does nothing (check returns its inputs, diff finds no change), what no dynamic provider can go below here; and the
   same with each resource carrying an endpoint's inputs and outputs, so that what is above it is this project's own;
+  and the floor of the `up` target, what 99 more creates of those do-nothing resources cost;
 * the Endpoints API calls of `pulumi preview` of a new stack (0) and of a deployed one (one list per namespace);
 * 500 endpoints in endpoint files (`hf-endpoints:endpointFiles`): preview, up, no-op up, and the config's size;
 * where a no-op `up` of 100 spends its time, from the CLI's own log (`-v=9`): the phases, one line each.
@@ -74,16 +75,16 @@ def up_seconds(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: int,
     """The median seconds of `pulumi up` of `count` new endpoints over `runs` fresh stacks, each warmed by a preview,
     and the last one's state by resource type (`state_kib`). Each run's endpoints are then removed from the emulator:
     the namespace's listing stays what the rest measures."""
-    seconds, sizes = [], {}
+    seconds, projects = [], []
     for run in range(runs):
         prefix = f"{'f' if in_files else 'u'}{count}r{run}"
         project = stack(root / prefix, bin_dir, emulator, count, prefix, in_files=in_files)
         project.run("preview", "--stack", "local")
         seconds.append(timed(project.up))
-        sizes = state_kib(project)
+        projects.append(project)
         for index in range(count):
             emulator.remove("local", f"{prefix}-{index}")
-    return statistics.median(seconds), sizes
+    return statistics.median(seconds), state_kib(projects[-1])
 
 
 def state_kib(project: PulumiProject) -> dict[str, float]:
