@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -166,6 +168,28 @@ def floor_creates(root: Path, bin_dir: Path, emulator: EmulatorProcess, count: i
     return statistics.median(timed(floor_program(root / name, bin_dir, emulator, count, shaped).up) for name in names)
 
 
+def with_language_host(bin_dir: Path, host: Path, into: Path) -> Path:
+    """A copy of the CLI's directory (hard links where it can) whose Python language host is `host`: Pulumi's own
+    (an official install's `pulumi-language-python`, or one built from Pulumi's source), in place of the stand-in
+    that `scripts/pulumi` puts beside a CLI built from modules."""
+    into.mkdir()
+    for source in bin_dir.iterdir():
+        if source.name in ("language_host.py", "pulumi-language-python"):
+            continue
+        try:
+            os.link(source, into / source.name)
+        except OSError:
+            shutil.copy2(source, into / source.name)
+    shutil.copy2(host, into / "pulumi-language-python")
+    return into
+
+
+def language_host_of(bin_dir: Path) -> str:
+    """Which Python language host the CLI directory holds: Pulumi's own (a Go binary) or this project's stand-in."""
+    head = (bin_dir / "pulumi-language-python").read_bytes()[:4]
+    return "Pulumi's own (Go)" if head == b"\x7fELF" else "the stand-in (scripts/pulumi-cli/language_host.py)"
+
+
 def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
@@ -226,6 +250,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=500, help="endpoints of the endpoint-file stack (0: skip it)")
     parser.add_argument("--repeats", type=int, default=9, help="no-op ups per stack (interleaved with the empty's)")
     parser.add_argument("--up-runs", type=int, default=5, help="fresh stacks per size for the ups of new endpoints")
+    parser.add_argument("--language-host", type=Path,
+                        help="Pulumi's own pulumi-language-python binary, to measure with it instead of the CLI "
+                             "directory's (README \"Benchmark\" says why it matters and how to build one)")
     args = parser.parse_args()
     bin_dir = install()
     if bin_dir is None:
@@ -235,7 +262,10 @@ def main() -> None:
             EmulatorProcess(["--startup-seconds", str(args.startup_seconds), "--update-seconds", "1",
                              "--delete-seconds", "0.2", "--quota", "100000", "--reply", "hello"]) as emulator:
         root = Path(scratch)
-        print(f"Pulumi CLI {bin_dir}; emulator start-up {args.startup_seconds:.1f} s, poll interval 1 s")
+        if args.language_host:
+            bin_dir = with_language_host(bin_dir, args.language_host.resolve(), root / "bin")
+        print(f"Pulumi CLI {bin_dir}; Python language host: {language_host_of(bin_dir)}; emulator start-up "
+              f"{args.startup_seconds:.1f} s, poll interval 1 s")
         empty = empty_program(root / "empty", bin_dir, emulator)
         stacks = {count: stack(root / f"s{count}", bin_dir, emulator, count, f"s{count}") for count in args.sizes}
 

@@ -1,8 +1,9 @@
 """Endpoint definitions in files beside the stack file, named by the stack config: the way past Pulumi's 128 KiB.
 
 Why: Pulumi hands the whole stack config to a Python program in one environment variable, `PULUMI_CONFIG`, and Linux
-limits one variable to 128 KiB (`MAX_ARG_STRLEN`); past it the language host cannot start the program (`[Errno 7]
-Argument list too long`, Pulumi's own host included: pulumi/pulumi#8680), at about 240 endpoints. With
+limits one variable to 128 KiB (`MAX_ARG_STRLEN`); past it the language host cannot start the program (`fork/exec
+.../python: argument list too long` from Pulumi's own host, `[Errno 7]` from older ones: pulumi/pulumi#8680), at
+about 240 endpoints. With
 
     hf-endpoints:endpointFiles:
       - endpoints/prod/*.yaml
