@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi.output import Unknown
@@ -26,6 +31,7 @@ BASE: dict[str, Any] = {
     "env": {"MAX_BATCH_PREFILL_TOKENS": "2048", "MAX_INPUT_LENGTH": "2000", "MAX_TOTAL_TOKENS": "2048"},
     "smoke_test": {"prompt": "hi", "expect": "(?i)positive", "max_new_tokens": 20},
 }
+REPO = Path(__file__).resolve().parent.parent
 DETERMINISTIC = settings(derandomize=True, database=None, deadline=None, max_examples=300,
                          suppress_health_check=[HealthCheck.too_slow])
 """Hypothesis runs the same examples every time: a failure reproduces on any machine and in CI."""
@@ -318,3 +324,63 @@ def test_scaling_threshold_range_depends_on_the_metric(metric, threshold, reason
     else:
         (failure,) = result.failures
         assert failure.reason.startswith(reason), failure.reason
+
+
+def hub_repo_id_problem(repo_id: str) -> str | None:
+    """What the unmodified huggingface_hub says of an id: its reason, without the id its message ends with."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        return str(error).split(": '", 1)[0].rstrip(".")
+    return None
+
+
+@pytest.mark.parametrize(("repo_id", "reason"), [
+    ("derek-thomas/jais-13b-chat-hf", None),
+    ("gpt2", None),
+    ("Org_1/Model.v2-final", None),
+    (f"{'a' * 96}/{'b' * 96}", None),
+    ("a/b/c", "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"),
+    ("datasets/org/name", "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"),
+    ("a" * 97, "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
+               "and the maximum length is 96"),
+    (f"{'a' * 97}/b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or "
+                      "'.' and the maximum length is 96"),
+    ("-leading", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
+                 "and the maximum length is 96"),
+    ("org/trailing.", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or "
+                      "'.' and the maximum length is 96"),
+    ("derek-thomas/ja\u00efs-13b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or "
+                                   "end with '-' or '.' and the maximum length is 96"),
+    ("/name", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
+              "and the maximum length is 96"),
+    ("org/a b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
+                "and the maximum length is 96"),
+    ("derek--thomas/jais", "Cannot have -- or .. in repo_id"),
+    ("org/a..b", "Cannot have -- or .. in repo_id"),
+    ("org/model.git", "Repo_id cannot end by '.git'"),
+], ids=["namespace-and-name", "name-only", "underscore-dot-dash", "96-each", "three-parts", "repo-type-prefix",
+        "97-characters", "97-character-namespace", "leading-dash", "trailing-dot", "non-ascii", "empty-namespace",
+        "space", "double-dash", "double-dot", "dot-git"])
+def test_repository_ids_by_huggingface_hubs_rules(repo_id, reason):
+    """The provider's own copy of huggingface_hub's rules (importing them costs the provider host 25 ms per command)
+    gives the reason huggingface_hub gives, word for word."""
+    assert validation._repo_id_problem(repo_id) == reason
+    assert hub_repo_id_problem(repo_id) == reason
+
+
+@DETERMINISTIC
+@given(st.lists(st.sampled_from(["a", "Z", "9", "_", "-", ".", "/", "..", "--", ".git", "\u00ef", " ", "a" * 95]),
+                max_size=8).map("".join) | st.text(max_size=30))
+def test_repository_ids_agree_with_huggingface_hub_on_any_text(repo_id):
+    assert validation._repo_id_problem(repo_id) == hub_repo_id_problem(repo_id)
+
+
+def test_checking_a_spec_does_not_load_huggingface_hub():
+    """The provider host checks every endpoint of every command: huggingface_hub (its HTTP stack) loads only for a
+    call to the Hub, which an endpoint whose model facts are on disk never makes."""
+    probe = ("import sys; from providers import InferenceEndpointProvider, validation; "
+             f"validation.validate({BASE!r}); "
+             "print(sorted(m for m in sys.modules if m.startswith('huggingface_hub')))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
