@@ -4,9 +4,9 @@ Why: the language host passes the whole stack config to the program in one envir
 Linux limits one variable to 128 KiB (`MAX_ARG_STRLEN`). Past it the program never starts: the language host fails
 with `argument list too long` (Pulumi's own host: `fork/exec .../python: argument list too long`, older ones
 `[Errno 7]`, pulumi/pulumi#8680; this project's stand-in host, scripts/pulumi-cli/language_host.py, names the limit
-and the fix instead), so nothing of ours can say why. While the
-program still runs, it warns from 3/4 of the limit on, naming the size and the way out: endpoint files
-(`hf-endpoints:endpointFiles`, `providers.endpoint_files`), which the config names but does not carry.
+and the fix instead), so nothing of ours can say why. While the program still runs, it warns from 3/4 of the limit
+on, naming the size and the way out: endpoint files (`hf-endpoints:endpointFiles`, `providers.endpoint_files`), which
+the config names but does not carry.
 """
 
 from __future__ import annotations

@@ -335,6 +335,10 @@ def hub_repo_id_problem(repo_id: str) -> str | None:
     return None
 
 
+NOT_ALPHANUMERIC = ("Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or "
+                    "'.' and the maximum length is 96")
+
+
 @pytest.mark.parametrize(("repo_id", "reason"), [
     ("derek-thomas/jais-13b-chat-hf", None),
     ("gpt2", None),
@@ -342,20 +346,13 @@ def hub_repo_id_problem(repo_id: str) -> str | None:
     (f"{'a' * 96}/{'b' * 96}", None),
     ("a/b/c", "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"),
     ("datasets/org/name", "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"),
-    ("a" * 97, "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
-               "and the maximum length is 96"),
-    (f"{'a' * 97}/b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or "
-                      "'.' and the maximum length is 96"),
-    ("-leading", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
-                 "and the maximum length is 96"),
-    ("org/trailing.", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or "
-                      "'.' and the maximum length is 96"),
-    ("derek-thomas/ja\u00efs-13b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or "
-                                   "end with '-' or '.' and the maximum length is 96"),
-    ("/name", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
-              "and the maximum length is 96"),
-    ("org/a b", "Repo id must use alphanumeric chars, '-', '_' or '.'. The name cannot start or end with '-' or '.' "
-                "and the maximum length is 96"),
+    ("a" * 97, NOT_ALPHANUMERIC),
+    (f"{'a' * 97}/b", NOT_ALPHANUMERIC),
+    ("-leading", NOT_ALPHANUMERIC),
+    ("org/trailing.", NOT_ALPHANUMERIC),
+    ("derek-thomas/ja\u00efs-13b", NOT_ALPHANUMERIC),
+    ("/name", NOT_ALPHANUMERIC),
+    ("org/a b", NOT_ALPHANUMERIC),
     ("derek--thomas/jais", "Cannot have -- or .. in repo_id"),
     ("org/a..b", "Cannot have -- or .. in repo_id"),
     ("org/model.git", "Repo_id cannot end by '.git'"),
